@@ -1,0 +1,1 @@
+"""cruddur-messaging: direct messages over a DynamoDB single-table design."""

@@ -1,0 +1,53 @@
+"""Opening the DynamoDB (and Streams) clients from settings: one per process, reused."""
+
+from __future__ import annotations
+
+import os
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Literal, overload
+
+import aioboto3
+from aiobotocore.config import AioConfig
+
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
+
+# Local servers ignore credentials but botocore refuses to sign without some.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def client_config(settings: Settings) -> AioConfig:
+    return AioConfig(
+        max_pool_connections=settings.ddb_max_pool_connections,
+        connect_timeout=settings.ddb_connect_timeout,
+        read_timeout=settings.ddb_read_timeout,
+        # standard mode: bounded, jittered retries (legacy mode retries DynamoDB 10 times).
+        retries={"mode": "standard", "total_max_attempts": settings.ddb_max_attempts},
+    )
+
+
+@overload
+async def open_client(
+    settings: Settings, stack: AsyncExitStack, service: Literal["dynamodb"] = "dynamodb"
+) -> DynamoDBClient: ...
+@overload
+async def open_client(
+    settings: Settings, stack: AsyncExitStack, service: Literal["dynamodbstreams"]
+) -> DynamoDBStreamsClient: ...
+async def open_client(
+    settings: Settings,
+    stack: AsyncExitStack,
+    service: Literal["dynamodb", "dynamodbstreams"] = "dynamodb",
+) -> DynamoDBClient | DynamoDBStreamsClient:
+    """A client closed when ``stack`` closes."""
+    credentials: dict[str, str] = {}
+    if settings.ddb_endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        credentials = _LOCAL_CREDENTIALS
+    session = aioboto3.Session(region_name=settings.aws_region, **credentials)
+    client = session.client(
+        service, endpoint_url=settings.ddb_endpoint_url, config=client_config(settings)
+    )
+    return await stack.enter_async_context(client)  # type: ignore[no-any-return]

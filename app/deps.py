@@ -1,0 +1,68 @@
+"""Dependencies: the process state, repositories, services and the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
+
+from app.auth import parse_bearer
+from app.domain import User
+from app.errors import Unauthenticated
+from app.repositories.conversations import ConversationsRepository
+from app.repositories.messages import MessagesRepository
+from app.repositories.users import UsersRepository
+from app.services.messaging import MessagingService
+from app.state import AppState
+
+# Declares the scheme in OpenAPI; the header itself is parsed by parse_bearer for exact errors.
+bearer_scheme = HTTPBearer(auto_error=False, bearerFormat="JWT", description="Cognito access token")
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.state.app_state
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_users_repo(state: State) -> UsersRepository:
+    return UsersRepository(state.table)
+
+
+UsersRepo = Annotated[UsersRepository, Depends(get_users_repo)]
+
+
+def get_messaging(state: State, users: UsersRepo) -> MessagingService:
+    return MessagingService(
+        users,
+        ConversationsRepository(state.table),
+        MessagesRepository(state.table),
+        state.cursors,
+        state.settings.idempotency_ttl_seconds,
+    )
+
+
+Messaging = Annotated[MessagingService, Depends(get_messaging)]
+
+
+async def current_user(
+    request: Request,
+    state: State,
+    users: UsersRepo,
+    _: Annotated[object, Security(bearer_scheme)] = None,
+) -> User:
+    token = parse_bearer(request.headers.get("authorization"))
+    claims = await state.verifier.verify(token)
+    user = state.identities.get(claims.sub)
+    if user is None:
+        user = await users.get_by_identity(claims.sub)
+        if user is None:
+            raise Unauthenticated("No user is linked to this identity.", code="user_unknown")
+        state.identities.put(claims.sub, user)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

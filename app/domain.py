@@ -1,0 +1,75 @@
+"""Domain values passed between repositories, services and routers (no keys, no wire formats)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID, uuid5
+
+# Fixed namespace: the uuid of a two-person conversation is a function of the pair.
+CONVERSATION_NAMESPACE = UUID("5b0e7f5e-3f0a-4d6c-9a55-2f4c1c7f0d11")
+
+
+def pair_conversation_uuid(first: UUID, second: UUID) -> UUID:
+    """The same uuid whoever starts the conversation, so a pair has at most one."""
+    low, high = sorted((str(first), str(second)))
+    return uuid5(CONVERSATION_NAMESPACE, f"{low}:{high}")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    uuid: UUID
+    handle: str
+    display_name: str
+    cognito_sub: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    uuid: UUID
+    message_group_uuid: UUID
+    sender_uuid: UUID
+    sender_handle: str
+    sender_display_name: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One participant's view of a conversation: its inbox row."""
+
+    message_group_uuid: UUID
+    owner_uuid: UUID
+    other_uuid: UUID
+    other_handle: str
+    other_display_name: str
+    last_message: str
+    last_message_at: datetime
+    last_message_uuid: UUID
+    unread_count: int = 0
+    read_up_to_uuid: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What a send stored under a client's Idempotency-Key, for replaying the answer."""
+
+    fingerprint: str
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: list[Message]
+    older_than: str | None = None
+    """Position to continue towards older messages, when there are more."""
+    newer_than: str | None = None
+    """Position after the newest message of the page, for polling."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    conversations: list[Conversation]
+    continue_after: dict[str, str] | None = field(default=None)

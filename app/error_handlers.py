@@ -1,0 +1,95 @@
+"""The one place where exceptions become RFC 9457 ``application/problem+json`` responses."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import PROBLEM_JSON, InvalidInput, ProblemDetails, ServiceError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+# Error types raised by pydantic itself that mean "the body is not JSON at all".
+_MALFORMED_BODY_TYPES = {"json_invalid", "model_attributes_type", "model_type"}
+# Codes our own validators raise (app.schemas); any other pydantic type is "validation_failed".
+_OWN_CODES = {
+    "message_blank",
+    "message_exceed_max_chars_1024",
+    "message_group_uuid_blank",
+    "message_group_uuid_invalid",
+    "user_reciever_handle_blank",
+    "handle_invalid",
+    "message_target_missing",
+    "message_target_ambiguous",
+}
+
+
+def problem_response(error: ServiceError) -> JSONResponse:
+    return JSONResponse(
+        error.problem().model_dump(exclude_none=True),
+        status_code=error.status,
+        headers=error.headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _validation_problem(error: RequestValidationError) -> InvalidInput:
+    details = [
+        # No "input" echo: it may hold the message text or a token.
+        {"loc": list(item.get("loc", ())), "type": item.get("type", ""), "msg": item.get("msg", "")}
+        for item in error.errors()
+    ]
+    first = details[0] if details else {"type": "", "msg": "Invalid request."}
+    code = str(first["type"])
+    if code in _MALFORMED_BODY_TYPES:
+        code = "body_malformed"
+    elif code == "extra_forbidden":
+        code = "field_not_allowed"
+    elif code == "missing":
+        code = "field_required"
+    elif code not in _OWN_CODES:
+        code = "validation_failed"
+    return InvalidInput(str(first["msg"]), code=code, extra={"errors": details})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_service_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ServiceError)
+        if error.status >= 500:
+            log.warning("request failed: %s", error.code)
+        return problem_response(error)
+
+    async def on_validation_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        return problem_response(_validation_problem(error))
+
+    async def on_http_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        body = ProblemDetails(
+            title=HTTPStatus(error.status_code).phrase,
+            status=error.status_code,
+            code=_HTTP_CODES.get(error.status_code, f"http_{error.status_code}"),
+            detail=error.detail if isinstance(error.detail, str) else None,
+        )
+        return JSONResponse(
+            body.model_dump(exclude_none=True),
+            status_code=error.status_code,
+            headers=dict(error.headers or {}),
+            media_type=PROBLEM_JSON,
+        )
+
+    async def on_unexpected_error(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=error)
+        return problem_response(ServiceError("Something went wrong on our side."))
+
+    app.add_exception_handler(ServiceError, on_service_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)
+

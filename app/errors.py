@@ -1,0 +1,115 @@
+"""The one exception hierarchy of the service, rendered as RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 body; ``code`` is the stable machine-readable member clients switch on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(default="about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    code: str = Field(examples=["message_group_not_found"])
+    detail: str | None = Field(default=None, examples=["No such conversation."])
+
+
+class ServiceError(Exception):
+    """Base of every error a client may see; subclasses fix the HTTP status."""
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+    default_code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    def problem(self) -> ProblemDetails:
+        return ProblemDetails(
+            title=self.title, status=self.status, code=self.code, detail=self.detail, **self.extra
+        )
+
+
+class InvalidInput(ServiceError):
+    status = 422
+    title = "Unprocessable Content"
+    default_code = "validation_failed"
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+    title = "Unauthorized"
+    default_code = "unauthenticated"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        # RFC 6750: say which scheme is expected and, for a bad token, that it was invalid.
+        challenge = 'Bearer realm="cruddur"'
+        if code != "token_missing":
+            challenge += ', error="invalid_token"'
+        super().__init__(detail, code=code, headers={"WWW-Authenticate": challenge})
+
+
+class NotFound(ServiceError):
+    status = 404
+    title = "Not Found"
+    default_code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    title = "Conflict"
+    default_code = "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    title = "Content Too Large"
+    default_code = "body_too_large"
+
+
+class RateLimited(ServiceError):
+    status = 429
+    title = "Too Many Requests"
+    default_code = "rate_limited"
+
+
+class Unavailable(ServiceError):
+    status = 503
+    title = "Service Unavailable"
+    default_code = "service_unavailable"
+
+    def __init__(
+        self, detail: str | None = None, *, code: str | None = None, retry_after: int = 1
+    ) -> None:
+        super().__init__(detail, code=code, headers={"Retry-After": str(retry_after)})
+
+
+def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the errors a route can return."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        responses[error.status] = {
+            "model": ProblemDetails,
+            "description": error.title,
+            "content": {PROBLEM_JSON: {}},
+        }
+    return responses

@@ -1,0 +1,77 @@
+"""Key formats of the single table (see shared/CONTRACT.md section 2); nothing else builds keys."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from uuid import UUID
+
+Key = dict[str, str]
+
+CONVERSATION_INDEX = "message-group-sk-index"
+"""Sparse GSI (message_group_uuid, sk): every participant row of a conversation."""
+ACTIVITY_INDEX = "conversation-activity-index"
+"""LSI (pk, last_message_sk): one owner's conversations ordered by latest message."""
+
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Fixed-width UTC with microseconds, so string order is time order."""
+    return moment.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def user_key(user_uuid: UUID) -> Key:
+    return {"pk": f"USER#{user_uuid}", "sk": "PROFILE"}
+
+
+def handle_key(handle: str) -> Key:
+    return {"pk": f"HANDLE#{handle.lower()}", "sk": "HANDLE"}
+
+
+def identity_key(cognito_sub: str) -> Key:
+    return {"pk": f"SUB#{cognito_sub}", "sk": "SUB"}
+
+
+def conversations_pk(owner_uuid: UUID) -> str:
+    return f"GRP#{owner_uuid}"
+
+
+def conversation_key(owner_uuid: UUID, message_group_uuid: UUID) -> Key:
+    return {"pk": conversations_pk(owner_uuid), "sk": f"GRP#{message_group_uuid}"}
+
+
+def owner_of_conversation_pk(pk: str) -> UUID:
+    return UUID(pk.removeprefix("GRP#"))
+
+
+def message_pk(message_group_uuid: UUID) -> str:
+    return f"MSG#{message_group_uuid}"
+
+
+def message_sk(created_at: datetime, message_uuid: UUID) -> str:
+    """Timestamp first for time ranges; the uuid suffix makes equal timestamps distinct."""
+    return f"{format_timestamp(created_at)}#{message_uuid}"
+
+
+def parse_message_sk(sk: str) -> tuple[datetime, UUID]:
+    timestamp, _, message_uuid = sk.partition("#")
+    return parse_timestamp(timestamp), UUID(message_uuid)
+
+
+def is_message_pk(pk: str) -> bool:
+    return pk.startswith("MSG#")
+
+
+def group_of_message_pk(pk: str) -> UUID:
+    return UUID(pk.removeprefix("MSG#"))
+
+
+def idempotency_key(user_uuid: UUID, client_key: str) -> Key:
+    # Hashed: the client's key is arbitrary text and must not shape our partition keys.
+    digest = hashlib.sha256(client_key.encode()).hexdigest()[:40]
+    return {"pk": f"IDEM#{user_uuid}#{digest}", "sk": "IDEM"}

@@ -1,0 +1,158 @@
+"""Messages (``MSG#<group>`` / ``<created_at>#<message_uuid>``) and the writes that add them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from app.domain import IdempotencyRecord, Message, MessagePage, User
+from app.errors import Conflict
+from app.repositories import keys
+from app.repositories.conversations import new_row_item
+from app.repositories.schema import TTL_ATTRIBUTE
+from app.repositories.table import ConditionFailed, Item, Table, TransactionCancelled
+
+_NEW = "attribute_not_exists(pk)"
+
+
+class IdempotencyKeyUsed(Exception):
+    """The client's key already stored a send; the caller replays or refuses it."""
+
+
+class ConversationExists(Exception):
+    """Someone created the conversation's rows first (or is creating them right now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    user_uuid: UUID
+    client_key: str
+    fingerprint: str
+    ttl_seconds: int
+
+
+def message_item(message: Message) -> Item:
+    return {
+        "pk": keys.message_pk(message.message_group_uuid),
+        "sk": keys.message_sk(message.created_at, message.uuid),
+        "message_uuid": str(message.uuid),
+        "sender_uuid": str(message.sender_uuid),
+        "sender_handle": message.sender_handle,
+        "sender_display_name": message.sender_display_name,
+        "message": message.text,
+    }
+
+
+def message_from_item(item: Item) -> Message:
+    created_at, message_uuid = keys.parse_message_sk(item["sk"])
+    return Message(
+        uuid=message_uuid,
+        message_group_uuid=keys.group_of_message_pk(item["pk"]),
+        sender_uuid=UUID(item["sender_uuid"]),
+        sender_handle=item["sender_handle"],
+        sender_display_name=item["sender_display_name"],
+        text=item["message"],
+        created_at=created_at,
+    )
+
+
+def _claim_item(claim: IdempotencyClaim, message: Message) -> Item:
+    # The stored message is renamed into the record's own attributes: it must not look like a
+    # message item (no MSG# key), so the stream handler ignores it.
+    stored: dict[str, Any] = {f"message_{name}": value for name, value in message_item(message).items()}
+    return {
+        **keys.idempotency_key(claim.user_uuid, claim.client_key),
+        "fingerprint": claim.fingerprint,
+        **stored,
+        TTL_ATTRIBUTE: int(time.time()) + claim.ttl_seconds,
+    }
+
+
+class MessagesRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def add(
+        self,
+        message: Message,
+        *,
+        claim: IdempotencyClaim | None = None,
+        new_conversation: tuple[User, User] | None = None,
+    ) -> None:
+        """Store ``message``; with a claim and/or new conversation rows, all in one transaction.
+
+        Raises ``IdempotencyKeyUsed`` or ``ConversationExists``; nothing is written then.
+        """
+        item = message_item(message)
+        if claim is None and new_conversation is None:
+            try:
+                await self.table.put(item, condition=_NEW)
+            except ConditionFailed:
+                raise Conflict("Message already exists.", code="message_exists") from None
+            return
+        operations = [self.table.put_op(item, condition=_NEW)]
+        if claim is not None:
+            operations.append(self.table.put_op(_claim_item(claim, message), condition=_NEW))
+        if new_conversation is not None:
+            first, second = new_conversation
+            operations += [
+                self.table.put_op(new_row_item(first, second, message), condition=_NEW),
+                self.table.put_op(new_row_item(second, first, message), condition=_NEW),
+            ]
+        try:
+            await self.table.transact_write(operations)
+        except TransactionCancelled as cancelled:
+            if claim is not None and cancelled.failed(1):
+                raise IdempotencyKeyUsed from None
+            if new_conversation is not None and any(cancelled.reasons[-2:]):
+                raise ConversationExists from None
+            raise Conflict("Message already exists.", code="message_exists") from None
+
+    async def get_idempotency_record(
+        self, user_uuid: UUID, client_key: str
+    ) -> IdempotencyRecord | None:
+        item = await self.table.get(keys.idempotency_key(user_uuid, client_key), consistent=True)
+        if item is None or item.get(TTL_ATTRIBUTE, 0) < time.time():
+            return None  # TTL deletion is lazy: an expired record is treated as gone
+        stored = {
+            name.removeprefix("message_"): value
+            for name, value in item.items()
+            if name.startswith("message_")
+        }
+        return IdempotencyRecord(fingerprint=item["fingerprint"], message=message_from_item(stored))
+
+    async def page(
+        self,
+        message_group_uuid: UUID,
+        *,
+        limit: int,
+        older_than: str | None = None,
+        newer_than: str | None = None,
+    ) -> MessagePage:
+        """Pattern A: ``limit`` messages, oldest first within the page.
+
+        By default the newest page; ``older_than`` walks back, ``newer_than`` polls forward.
+        Strongly consistent, so a sender reads their own message right after sending it.
+        """
+        values: dict[str, Any] = {":pk": keys.message_pk(message_group_uuid)}
+        condition = "pk = :pk"
+        if newer_than is not None:
+            condition += " AND sk > :position"
+            values[":position"] = newer_than
+        elif older_than is not None:
+            condition += " AND sk < :position"
+            values[":position"] = older_than
+        forward = newer_than is not None
+        result = await self.table.query(
+            key_condition=condition, values=values, forward=forward, limit=limit, consistent=True
+        )
+        items = result.items if forward else result.items[::-1]
+        messages = [message_from_item(item) for item in items]
+        more_older = not forward and result.last_key is not None
+        return MessagePage(
+            messages=messages,
+            older_than=items[0]["sk"] if more_older else None,
+            newer_than=items[-1]["sk"] if items else newer_than,
+        )

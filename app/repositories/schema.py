@@ -1,0 +1,99 @@
+"""The table's definition (the single source of truth for keys and indexes) and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from app.repositories.keys import ACTIVITY_INDEX, CONVERSATION_INDEX
+from app.repositories.table import dynamodb_errors
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+TTL_ATTRIBUTE = "expires_at"
+"""Epoch seconds after which DynamoDB may delete an item (idempotency records)."""
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable parameters; the deployment template is checked against this."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "message_group_uuid", "AttributeType": "S"},
+            {"AttributeName": "last_message_sk", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                # Sparse: only conversation rows carry message_group_uuid. KEYS_ONLY, so
+                # summary updates (non-key attributes) never write to this index.
+                "IndexName": CONVERSATION_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "message_group_uuid", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        "LocalSecondaryIndexes": [
+            {
+                # "My conversations, newest first" in one Query while the row key never changes.
+                "IndexName": ACTIVITY_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "last_message_sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    }
+
+
+async def describe_table(client: DynamoDBClient, table_name: str) -> dict[str, Any] | None:
+    """The table's description, or None when it does not exist."""
+    try:
+        response = await client.describe_table(TableName=table_name)
+    except client.exceptions.ResourceNotFoundException:
+        return None
+    return dict(response["Table"])
+
+
+async def create_table(
+    client: DynamoDBClient, table_name: str, *, poll_seconds: float = 0.2
+) -> bool:
+    """Create the table unless it exists, wait until ACTIVE; True when it was created now."""
+    async with dynamodb_errors():
+        existing = await describe_table(client, table_name)
+        created = existing is None
+        if created:
+            try:
+                await client.create_table(**table_definition(table_name))
+            except client.exceptions.ResourceInUseException:
+                created = False  # someone else created it between our describe and create
+        while (await describe_table(client, table_name) or {}).get("TableStatus") != "ACTIVE":
+            await asyncio.sleep(poll_seconds)
+        ttl = await client.describe_time_to_live(TableName=table_name)
+        if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            await client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
+    return created
+
+
+async def drop_table(client: DynamoDBClient, table_name: str) -> bool:
+    """Delete the table; False when there was none."""
+    async with dynamodb_errors():
+        try:
+            await client.delete_table(TableName=table_name)
+        except client.exceptions.ResourceNotFoundException:
+            return False
+    return True

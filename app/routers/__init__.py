@@ -1,0 +1,1 @@
+"""HTTP routers: validate, authorise, call a service or repository, shape the response."""

@@ -1,0 +1,40 @@
+"""Local development only: mint access tokens for seeded users and publish the issuer's keys.
+
+Mounted only when ``auth_mode=local``; in production neither route exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from app.deps import State, UsersRepo
+from app.errors import InvalidInput, NotFound, problem_responses
+from app.schemas import DevTokenRequest, TokenOut
+
+router = APIRouter(tags=["development"])
+
+
+@router.post(
+    "/api/dev/tokens",
+    summary="Mint a local access token for a user (development only)",
+    responses=problem_responses(InvalidInput, NotFound),
+)
+async def mint_token(body: DevTokenRequest, state: State, users: UsersRepo) -> TokenOut:
+    assert state.local_issuer is not None  # the router is only mounted in local mode
+    user = await users.get_by_handle(body.handle)
+    profile = await users.get(user.uuid) if user else None
+    if profile is None or profile.cognito_sub is None:
+        raise NotFound("No user with a sign-in identity has that handle.", code="user_not_found")
+    lifetime = state.settings.local_token_lifetime_seconds
+    token = state.local_issuer.mint_access_token(
+        sub=profile.cognito_sub, username=profile.handle, lifetime_seconds=lifetime
+    )
+    return TokenOut(access_token=token, expires_in=lifetime)
+
+
+@router.get("/.well-known/jwks.json", summary="The local issuer's public keys")
+async def jwks(state: State) -> dict[str, Any]:
+    assert state.local_issuer is not None
+    return state.local_issuer.jwks()

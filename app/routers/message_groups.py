@@ -1,0 +1,50 @@
+"""The signed-in user's conversations (pattern B) and their read markers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Request, Response
+
+from app.deps import CurrentUser, Messaging
+from app.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, problem_responses
+from app.routers.pagination import Cursor, Limit, set_link_header
+from app.schemas import ConversationOut, MarkReadRequest, ReadStateOut
+
+router = APIRouter(prefix="/api", tags=["conversations"])
+
+
+@router.get(
+    "/message_groups",
+    summary="My conversations, newest activity first",
+    description='More pages through the `Link` header\'s `rel="next"`.',
+    responses=problem_responses(InvalidInput, Unauthenticated, Unavailable),
+)
+async def list_conversations(
+    user: CurrentUser,
+    messaging: Messaging,
+    request: Request,
+    response: Response,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> list[ConversationOut]:
+    page = await messaging.list_conversations(user, limit=limit, cursor=cursor)
+    set_link_header(request, response, {"next": page.next_cursor})
+    return [ConversationOut.of(conversation) for conversation in page.items]
+
+
+@router.post(
+    "/message_groups/{message_group_uuid}/read",
+    summary="Mark a conversation read, up to the latest or a given message",
+    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable),
+)
+async def mark_read(
+    message_group_uuid: UUID,
+    user: CurrentUser,
+    messaging: Messaging,
+    body: Annotated[MarkReadRequest | None, Body()] = None,
+) -> ReadStateOut:
+    up_to = body.up_to_message_uuid if body else None
+    conversation = await messaging.mark_read(user, message_group_uuid, up_to)
+    return ReadStateOut.of(conversation)

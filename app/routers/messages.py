@@ -1,0 +1,75 @@
+"""Messages of a conversation (pattern A) and sending (patterns C and D)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response
+
+from app.deps import CurrentUser, Messaging
+from app.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, problem_responses
+from app.routers.pagination import Cursor, Limit, set_link_header
+from app.schemas import MessageOut, SendMessageRequest, SentMessageOut
+
+router = APIRouter(prefix="/api", tags=["messages"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retrying with the same key returns the original message, storing nothing.",
+    ),
+]
+
+
+@router.get(
+    "/messages/{message_group_uuid}",
+    summary="A page of a conversation's messages, oldest first within the page",
+    description=(
+        "The newest page unless `cursor` says otherwise. The `Link` header carries "
+        '`rel="next"` (older messages) and `rel="prev"` (only messages newer than this page, '
+        "for polling)."
+    ),
+    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable),
+)
+async def read_messages(
+    message_group_uuid: UUID,
+    user: CurrentUser,
+    messaging: Messaging,
+    request: Request,
+    response: Response,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> list[MessageOut]:
+    page = await messaging.read_messages(user, message_group_uuid, limit=limit, cursor=cursor)
+    set_link_header(request, response, {"next": page.next_cursor, "prev": page.poll_cursor})
+    return [MessageOut.of(message) for message in page.items]
+
+
+@router.post(
+    "/messages",
+    summary="Send a message into a conversation, or to a user by handle",
+    description=(
+        "With `message_group_uuid`, sends into that conversation (you must be a member). "
+        "With `handle`, sends to that user, starting the conversation if there is none."
+    ),
+    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable),
+)
+async def send_message(
+    body: SendMessageRequest,
+    user: CurrentUser,
+    messaging: Messaging,
+    idempotency_key: IdempotencyKey = None,
+) -> SentMessageOut:
+    message = await messaging.send(
+        user,
+        text=body.message,
+        message_group_uuid=body.message_group_uuid,
+        handle=body.handle,
+        idempotency_key=idempotency_key,
+    )
+    return SentMessageOut.of(message)

@@ -1,0 +1,38 @@
+"""Users: the short profile behind a handle, and the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.deps import CurrentUser, UsersRepo
+from app.errors import NotFound, Unauthenticated, Unavailable, problem_responses
+from app.schemas import HANDLE_PATTERN, MeOut, UserShortOut
+
+router = APIRouter(prefix="/api", tags=["users"])
+
+
+@router.get(
+    "/users/@{handle}/short",
+    summary="A user's short profile, by handle (case-insensitive)",
+    responses=problem_responses(Unauthenticated, NotFound, Unavailable),
+)
+async def user_short(
+    handle: Annotated[str, Path(pattern=HANDLE_PATTERN, examples=["londo"])],
+    _: CurrentUser,
+    users: UsersRepo,
+) -> UserShortOut:
+    user = await users.get_by_handle(handle)
+    if user is None:
+        raise NotFound("No user has that handle.", code="user_not_found")
+    return UserShortOut.of(user)
+
+
+@router.get(
+    "/me",
+    summary="The signed-in user's profile",
+    responses=problem_responses(Unauthenticated, Unavailable),
+)
+async def me(user: CurrentUser) -> MeOut:
+    return MeOut.of(user)

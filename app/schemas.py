@@ -1,0 +1,253 @@
+"""Request and response bodies of the HTTP API (shared/CONTRACT.md section 1, plus additions).
+
+Validation errors carry the SPA's codes as their pydantic error type, so the one validation
+handler can answer with a stable ``code``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.domain import Conversation, Message, User
+
+MESSAGE_MAX_CHARS = 1024
+HANDLE_PATTERN = r"^[A-Za-z0-9_]{1,32}$"
+
+_SAMPLE_GROUP = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399"
+_SAMPLE_MESSAGE = {
+    "uuid": "0b8c3a3e-4f50-4b6d-9c39-5a7d1b0a9f11",
+    "display_name": "Andrew Brown",
+    "handle": "andrewbrown",
+    "message": "Ready for week 5? DynamoDB time.",
+    "created_at": "2026-11-20T17:02:11.120431Z",
+}
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SendMessageRequest(_Request):
+    """Send into a conversation (``message_group_uuid``) or to a user (``handle``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"message": "Hello again!", "message_group_uuid": _SAMPLE_GROUP},
+                {"message": "Hi Londo, got a minute?", "handle": "londo"},
+            ]
+        }
+    )
+
+    message: str = Field(description="Trimmed; 1 to 1024 characters.")
+    message_group_uuid: UUID | None = None
+    handle: str | None = Field(default=None, description="The recipient's handle.")
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            raise PydanticCustomError("message_blank", "The message is blank.")
+        if len(text) > MESSAGE_MAX_CHARS:
+            raise PydanticCustomError(
+                "message_exceed_max_chars_1024", "The message is over 1024 characters."
+            )
+        return text
+
+    @field_validator("message_group_uuid", mode="before")
+    @classmethod
+    def _group_uuid(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise PydanticCustomError("message_group_uuid_blank", "The conversation is blank.")
+            try:
+                return UUID(value.strip())
+            except ValueError:
+                raise PydanticCustomError(
+                    "message_group_uuid_invalid", "The conversation id is not a uuid."
+                ) from None
+        return value
+
+    @field_validator("handle", mode="before")
+    @classmethod
+    def _handle(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            handle = value.strip().removeprefix("@")
+            if not handle:
+                raise PydanticCustomError("user_reciever_handle_blank", "The handle is blank.")
+            return handle
+        return value
+
+    @field_validator("handle")
+    @classmethod
+    def _handle_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _is_handle(value):
+            raise PydanticCustomError("handle_invalid", "That is not a valid handle.")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.message_group_uuid is None and self.handle is None:
+            raise PydanticCustomError(
+                "message_target_missing", "Give either message_group_uuid or handle."
+            )
+        if self.message_group_uuid is not None and self.handle is not None:
+            raise PydanticCustomError(
+                "message_target_ambiguous", "Give message_group_uuid or handle, not both."
+            )
+        return self
+
+
+def _is_handle(value: str) -> bool:
+    return re.fullmatch(HANDLE_PATTERN, value) is not None
+
+
+class MarkReadRequest(_Request):
+    up_to_message_uuid: UUID | None = Field(
+        default=None, description="Mark read up to this message; the latest when omitted."
+    )
+
+
+class DevTokenRequest(_Request):
+    handle: str = Field(pattern=HANDLE_PATTERN, examples=["andrewbrown"])
+
+
+class MessageOut(BaseModel):
+    """A message; ``display_name`` and ``handle`` describe its sender."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SAMPLE_MESSAGE]})
+
+    uuid: UUID
+    display_name: str
+    handle: str
+    message: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> Self:
+        return cls(
+            uuid=message.uuid,
+            display_name=message.sender_display_name,
+            handle=message.sender_handle,
+            message=message.text,
+            created_at=message.created_at,
+        )
+
+
+class SentMessageOut(MessageOut):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_SAMPLE_MESSAGE, "message_group_uuid": _SAMPLE_GROUP}]}
+    )
+
+    message_group_uuid: UUID
+
+    @classmethod
+    def of(cls, message: Message) -> Self:
+        return cls(**MessageOut.of(message).model_dump(), message_group_uuid=message.message_group_uuid)
+
+
+class ConversationOut(BaseModel):
+    """One conversation; ``display_name``/``handle`` describe the other participant."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "uuid": _SAMPLE_GROUP,
+                    "display_name": "Bayko",
+                    "handle": "bayko",
+                    "message": "See you at the livestream!",
+                    "created_at": "2026-11-20T17:05:43.004211Z",
+                    "unread_count": 2,
+                    "other_user_uuid": "7f1c1e0a-2b8e-4d2c-8f5e-6a1d9b3c2e10",
+                }
+            ]
+        }
+    )
+
+    uuid: UUID = Field(description="The message group (conversation) uuid.")
+    display_name: str
+    handle: str
+    message: str = Field(description="The last message's text.")
+    created_at: datetime = Field(description="When the last message was sent.")
+    unread_count: int = Field(ge=0)
+    other_user_uuid: UUID
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> Self:
+        return cls(
+            uuid=conversation.message_group_uuid,
+            display_name=conversation.other_display_name,
+            handle=conversation.other_handle,
+            message=conversation.last_message,
+            created_at=conversation.last_message_at,
+            unread_count=conversation.unread_count,
+            other_user_uuid=conversation.other_uuid,
+        )
+
+
+class ReadStateOut(BaseModel):
+    message_group_uuid: UUID
+    unread_count: int = Field(ge=0)
+    read_up_to_message_uuid: UUID | None
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> Self:
+        return cls(
+            message_group_uuid=conversation.message_group_uuid,
+            unread_count=conversation.unread_count,
+            read_up_to_message_uuid=conversation.read_up_to_uuid,
+        )
+
+
+class UserShortOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "uuid": "1d0b0a8c-6c0e-4a44-8f16-6b2b4a7c8d01",
+                    "handle": "londo",
+                    "display_name": "Londo Mollari",
+                }
+            ]
+        }
+    )
+
+    uuid: UUID
+    handle: str
+    display_name: str
+
+    @classmethod
+    def of(cls, user: User) -> Self:
+        return cls(uuid=user.uuid, handle=user.handle, display_name=user.display_name)
+
+
+class MeOut(UserShortOut):
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> Self:
+        return cls(
+            uuid=user.uuid, handle=user.handle, display_name=user.display_name,
+            created_at=user.created_at,
+        )
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

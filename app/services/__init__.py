@@ -1,0 +1,1 @@
+"""Services: logic that spans repositories (sending, reading, cursors)."""

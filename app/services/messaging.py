@@ -1,0 +1,205 @@
+"""Reading and sending messages: membership, conversation creation, idempotency, cursors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+from uuid import UUID, uuid4
+
+from app.domain import Conversation, Message, User, pair_conversation_uuid
+from app.errors import InvalidInput, NotFound, Unavailable
+from app.repositories.conversations import ConversationsRepository
+from app.repositories.messages import (
+    ConversationExists,
+    IdempotencyClaim,
+    IdempotencyKeyUsed,
+    MessagesRepository,
+)
+from app.repositories.users import UsersRepository
+from app.services.cursors import CursorCodec
+
+T = TypeVar("T")
+
+CREATE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Paged(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+    """Continues the listing (older messages; less recent conversations)."""
+    poll_cursor: str | None = None
+    """Fetches only what arrives after this page (messages only)."""
+
+
+def conversation_not_found() -> NotFound:
+    # Same answer whether the conversation does not exist or the caller is not in it.
+    return NotFound("No such conversation.", code="message_group_not_found")
+
+
+def _fingerprint(target: str, text: str) -> str:
+    body = json.dumps({"target": target, "message": text}, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class MessagingService:
+    def __init__(
+        self,
+        users: UsersRepository,
+        conversations: ConversationsRepository,
+        messages: MessagesRepository,
+        cursors: CursorCodec,
+        idempotency_ttl_seconds: int,
+    ) -> None:
+        self.users = users
+        self.conversations = conversations
+        self.messages = messages
+        self.cursors = cursors
+        self.idempotency_ttl_seconds = idempotency_ttl_seconds
+
+    async def _require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
+        conversation = await self.conversations.get(user.uuid, message_group_uuid)
+        if conversation is None:
+            raise conversation_not_found()
+        return conversation
+
+    async def list_conversations(
+        self, owner: User, *, limit: int, cursor: str | None
+    ) -> Paged[Conversation]:
+        after = None
+        if cursor is not None:
+            after = self.cursors.decode(
+                cursor, scope="conversations", caller=str(owner.uuid), listing="inbox"
+            )
+        page = await self.conversations.list_recent(owner.uuid, limit=limit, after=after)
+        next_cursor = None
+        if page.continue_after is not None:
+            next_cursor = self.cursors.encode(
+                scope="conversations",
+                caller=str(owner.uuid),
+                listing="inbox",
+                position=page.continue_after,
+            )
+        return Paged(page.conversations, next_cursor=next_cursor)
+
+    async def read_messages(
+        self, reader: User, message_group_uuid: UUID, *, limit: int, cursor: str | None
+    ) -> Paged[Message]:
+        await self._require_member(reader, message_group_uuid)
+        position: dict[str, str] = {}
+        if cursor is not None:
+            decoded = self.cursors.decode(
+                cursor, scope="messages", caller=str(reader.uuid), listing=str(message_group_uuid)
+            )
+            position = decoded if isinstance(decoded, dict) else {}
+        page = await self.messages.page(
+            message_group_uuid,
+            limit=limit,
+            older_than=position.get("older_than"),
+            newer_than=position.get("newer_than"),
+        )
+
+        def encode(direction: str, sort_key: str | None) -> str | None:
+            if sort_key is None:
+                return None
+            return self.cursors.encode(
+                scope="messages",
+                caller=str(reader.uuid),
+                listing=str(message_group_uuid),
+                position={direction: sort_key},
+            )
+
+        return Paged(
+            page.messages,
+            next_cursor=encode("older_than", page.older_than),
+            poll_cursor=encode("newer_than", page.newer_than),
+        )
+
+    async def send(
+        self,
+        sender: User,
+        *,
+        text: str,
+        message_group_uuid: UUID | None = None,
+        handle: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Message:
+        """Pattern C (into a conversation) or D (to a handle, creating the conversation once)."""
+        recipient = None
+        if handle is not None:
+            recipient = await self.users.get_by_handle(handle)
+            if recipient is None:
+                raise NotFound("No user has that handle.", code="user_not_found")
+            if recipient.uuid == sender.uuid:
+                raise InvalidInput("You cannot message yourself.", code="message_self")
+            message_group_uuid = pair_conversation_uuid(sender.uuid, recipient.uuid)
+        assert message_group_uuid is not None
+        target = f"handle:{handle.lower()}" if handle is not None else f"group:{message_group_uuid}"
+        claim = None
+        if idempotency_key is not None:
+            claim = IdempotencyClaim(
+                sender.uuid, idempotency_key, _fingerprint(target, text), self.idempotency_ttl_seconds
+            )
+            replayed = await self._replay(claim)
+            if replayed is not None:
+                return replayed
+        message = Message(
+            uuid=uuid4(),
+            message_group_uuid=message_group_uuid,
+            sender_uuid=sender.uuid,
+            sender_handle=sender.handle,
+            sender_display_name=sender.display_name,
+            text=text,
+            created_at=datetime.now(UTC),
+        )
+        try:
+            await self._store(message, sender, recipient, claim)
+        except IdempotencyKeyUsed:
+            assert claim is not None
+            replayed = await self._replay(claim)
+            if replayed is None:  # the record expired between the two reads
+                raise Unavailable("Please retry.", code="idempotency_record_expired") from None
+            return replayed
+        return message
+
+    async def _store(
+        self, message: Message, sender: User, recipient: User | None, claim: IdempotencyClaim | None
+    ) -> None:
+        if recipient is None:
+            await self._require_member(sender, message.message_group_uuid)
+            await self.messages.add(message, claim=claim)
+            return
+        for _ in range(CREATE_ATTEMPTS):
+            if await self.conversations.get(sender.uuid, message.message_group_uuid):
+                await self.messages.add(message, claim=claim)
+                return
+            try:
+                await self.messages.add(message, claim=claim, new_conversation=(sender, recipient))
+                return
+            except ConversationExists:
+                continue  # a concurrent first message created it: send into it instead
+        raise Unavailable("The conversation is being created; retry.", code="conversation_busy")
+
+    async def _replay(self, claim: IdempotencyClaim) -> Message | None:
+        record = await self.messages.get_idempotency_record(claim.user_uuid, claim.client_key)
+        if record is None:
+            return None
+        if record.fingerprint != claim.fingerprint:
+            raise InvalidInput(
+                "This Idempotency-Key was used with a different request.",
+                code="idempotency_key_reused",
+            )
+        return record.message
+
+    async def mark_read(
+        self, owner: User, message_group_uuid: UUID, up_to_message_uuid: UUID | None
+    ) -> Conversation:
+        conversation = await self.conversations.mark_read(
+            owner.uuid, message_group_uuid, up_to_message_uuid
+        )
+        if conversation is None:
+            raise conversation_not_found()
+        return conversation

@@ -1,0 +1,101 @@
+"""All configuration, read once from the environment (prefix ``CRUDDUR_``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CRUDDUR_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # DynamoDB
+    ddb_endpoint_url: str | None = Field(
+        default=None, description="DynamoDB endpoint; unset means real AWS for the region."
+    )
+    aws_region: str = Field(default="us-east-1", min_length=1)
+    table_name: str = Field(default="cruddur-messages", pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    ddb_max_attempts: int = Field(default=3, ge=1, le=10, description="Total attempts per call.")
+    ddb_connect_timeout: float = Field(default=1.0, gt=0, le=30)
+    ddb_read_timeout: float = Field(default=2.0, gt=0, le=60)
+    ddb_max_pool_connections: int = Field(default=64, ge=1, le=1024)
+
+    # Authentication
+    auth_mode: Literal["local", "cognito"] = "local"
+    cognito_region: str | None = None
+    cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[\w-]+_[0-9A-Za-z]+$")
+    cognito_app_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwks_refresh_interval_seconds: float = Field(default=30.0, ge=1)
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    local_state_dir: Path = Field(
+        default=Path(".local"), description="Local issuer key and stream checkpoints."
+    )
+    local_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    cursor_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for pagination cursors; required with cognito auth."
+    )
+
+    # Behaviour
+    idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_client_ids(cls, data: object) -> object:
+        if isinstance(data, dict):
+            ids = data.get("cognito_app_client_ids")
+            if isinstance(ids, str):
+                data = {**data, "cognito_app_client_ids": [i for i in ids.split(",") if i.strip()]}
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_combinations(self) -> Settings:
+        if self.ddb_endpoint_url is not None:
+            scheme = urlsplit(self.ddb_endpoint_url).scheme
+            if scheme not in {"http", "https"}:
+                raise ValueError("ddb_endpoint_url must be an http(s) URL")
+            if scheme == "http" and not is_loopback_url(self.ddb_endpoint_url):
+                raise ValueError("plain-http ddb_endpoint_url is only allowed on loopback")
+        if self.auth_mode == "cognito":
+            missing = [
+                name
+                for name, value in (
+                    ("CRUDDUR_COGNITO_USER_POOL_ID", self.cognito_user_pool_id),
+                    ("CRUDDUR_COGNITO_APP_CLIENT_IDS", self.cognito_app_client_ids),
+                    ("CRUDDUR_CURSOR_SECRET", self.cursor_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"auth_mode=cognito requires {', '.join(missing)}")
+        return self
+
+    @cached_property
+    def cognito_issuer(self) -> str:
+        pool = self.cognito_user_pool_id or ""
+        region = self.cognito_region or pool.split("_", 1)[0] or self.aws_region
+        return f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.auth_mode == "local"

@@ -1,0 +1,109 @@
+"""Long-lived resources of one process, opened once in the lifespan and closed after it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+
+from app.auth import AccessTokenVerifier, KeySource, LocalIssuer, RemoteKeySource
+from app.auth.local_issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
+from app.ddb import open_client
+from app.domain import User
+from app.errors import Unavailable
+from app.local_state import load_or_create_secret
+from app.repositories.table import Table
+from app.services.cursors import CursorCodec
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+IDENTITY_CACHE_SIZE = 100_000
+JWKS_FETCH_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class IdentityCache:
+    """Cognito sub -> user; the mapping never changes, so entries never go stale."""
+
+    capacity: int = IDENTITY_CACHE_SIZE
+    _users: dict[str, User] = field(default_factory=dict)
+
+    def get(self, cognito_sub: str) -> User | None:
+        return self._users.get(cognito_sub)
+
+    def put(self, cognito_sub: str, user: User) -> None:
+        if len(self._users) >= self.capacity:
+            self._users.pop(next(iter(self._users)))  # evict the oldest entry
+        self._users[cognito_sub] = user
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    ddb: DynamoDBClient
+    table: Table
+    key_source: KeySource
+    verifier: AccessTokenVerifier
+    cursors: CursorCodec
+    local_issuer: LocalIssuer | None
+    identities: IdentityCache = field(default_factory=IdentityCache)
+    shutting_down: bool = False
+    table_ready_until: float = 0.0
+    """Monotonic time until which a successful table check is reused by /readyz."""
+    ready_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def table_check_fresh(self) -> bool:
+        return time.monotonic() < self.table_ready_until
+
+
+@asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+    async with AsyncExitStack() as stack:
+        ddb = await open_client(settings, stack)
+        local_issuer = None
+        key_source: KeySource
+        if settings.is_local:
+            local_issuer = LocalIssuer.load_or_create(
+                settings.local_state_dir, LOCAL_ISSUER, LOCAL_CLIENT_ID
+            )
+            key_source = local_issuer.key_source()
+            verifier = AccessTokenVerifier(
+                LOCAL_ISSUER, [LOCAL_CLIENT_ID], key_source, settings.jwt_leeway_seconds
+            )
+            cursor_secret = load_or_create_secret(settings.local_state_dir / "cursor-secret")
+        else:
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS)
+            )
+            key_source = RemoteKeySource(
+                f"{settings.cognito_issuer}/.well-known/jwks.json",
+                http,
+                settings.jwks_refresh_interval_seconds,
+            )
+            verifier = AccessTokenVerifier(
+                settings.cognito_issuer,
+                settings.cognito_app_client_ids,
+                key_source,
+                settings.jwt_leeway_seconds,
+            )
+            assert settings.cursor_secret is not None  # enforced by Settings
+            cursor_secret = settings.cursor_secret.get_secret_value().encode()
+        with contextlib.suppress(Unavailable):  # an outage at start-up shows in /readyz
+            await key_source.ensure_loaded()
+        yield AppState(
+            settings=settings,
+            ddb=ddb,
+            table=Table(ddb, settings.table_name),
+            key_source=key_source,
+            verifier=verifier,
+            cursors=CursorCodec(cursor_secret),
+            local_issuer=local_issuer,
+        )

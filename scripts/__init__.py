@@ -1,0 +1,1 @@
+"""Operator scripts: the ddb command-line tool and its data."""
