@@ -14,12 +14,13 @@ def create_private_file(path: Path, content: bytes) -> bytes:
     The content is written to a temporary file and hard-linked into place, so two processes
     starting together agree on one secret and nobody reads a half-written file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
     try:
-        os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.link(temporary, path)
     except FileExistsError:
         pass

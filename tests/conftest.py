@@ -21,10 +21,11 @@ from app.ddb import open_client
 from app.domain import User
 from app.main import create_app
 from app.repositories.schema import create_table, drop_table
-from app.repositories.table import Table
+from app.repositories.table import Table, deserialize
 from app.repositories.users import UsersRepository
 from app.settings import Settings
 from app.state import AppState
+from scripts.embedded import EmbeddedDynamoDB
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +33,9 @@ def ddb_endpoint() -> Iterator[str]:
     if url := os.environ.get("DDB_ENDPOINT"):
         yield url
         return
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = EmbeddedDynamoDB()
     server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    yield server.endpoint
     server.stop()
 
 
@@ -112,3 +110,24 @@ async def make_user(client: httpx.AsyncClient, table: Table) -> MakeUser:
         return SignedIn(user, {"Authorization": f"Bearer {token}"})
 
     return make
+
+
+async def all_items(table: Table) -> list[dict[str, object]]:
+    """Every item in the table (tests only: small tables), to prove nothing else was written."""
+    paginator = table.client.get_paginator("scan")
+    items: list[dict[str, object]] = []
+    async for page in paginator.paginate(TableName=table.name):
+        items.extend(deserialize(item) for item in page.get("Items", []))
+    return items
+
+
+async def start_conversation(
+    client: httpx.AsyncClient, sender: SignedIn, recipient: SignedIn, text: str = "hello"
+) -> str:
+    response = await client.post(
+        "/api/messages",
+        json={"message": text, "handle": recipient.user.handle},
+        headers=sender.headers,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["message_group_uuid"])

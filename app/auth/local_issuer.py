@@ -10,8 +10,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from app.auth.jwks import SIGNING_ALGORITHM, StaticKeySource
+from app.local_state import create_private_file
 
 # A URN rather than a URL: nothing should ever try to fetch keys from the local issuer.
 LOCAL_ISSUER = "urn:cruddur:local-issuer"
@@ -42,6 +41,8 @@ def rsa_jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
 
 
 class LocalIssuer:
+    """Mints access tokens for local development, signed with one persistent RSA key."""
+
     def __init__(self, private_key: rsa.RSAPrivateKey, issuer: str, client_id: str) -> None:
         self.issuer = issuer
         self.client_id = client_id
@@ -66,6 +67,7 @@ class LocalIssuer:
     def mint_access_token(
         self, *, sub: str, username: str, lifetime_seconds: int, now: float | None = None
     ) -> str:
+        """A token with the claims and header of a Cognito access token, signed RS256."""
         issued_at = int(time.time() if now is None else now)
         claims = {
             "sub": sub,
@@ -90,10 +92,8 @@ class LocalIssuer:
 def _load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
     with contextlib.suppress(FileNotFoundError):
         return _read_private_key(path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if _publish_if_absent(path, _private_key_pem(key)):
-        return key
-    # Another process starting at the same time published its key first: everyone uses that one.
+    # If another process starting at the same time published its key first, everyone uses that.
+    create_private_file(path, _private_key_pem(rsa.generate_private_key(65537, 2048)))
     return _read_private_key(path)
 
 
@@ -114,26 +114,3 @@ def _private_key_pem(key: rsa.RSAPrivateKey) -> bytes:
         format=serialization.PrivateFormat.PKCS8,
         encryption_algorithm=serialization.NoEncryption(),
     )
-
-
-def _publish_if_absent(path: Path, content: bytes) -> bool:
-    """Atomically create ``path`` holding ``content`` (mode 0600); False if it already exists.
-
-    The key is written completely to a temporary file first, so nobody reads half a key. It is then
-    hard-linked into place rather than ``os.replace``d: a link never overwrites, so two processes
-    racing on first start agree on one key instead of each keeping the one it generated.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkstemp creates the file with mode 0600.
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp_file:
-            temp_file.write(content)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.link(temp_name, path)
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(temp_name)
-    return True

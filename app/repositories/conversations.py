@@ -8,6 +8,7 @@ kept as the set of their sort keys, so a duplicate delivery adds nothing twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -159,18 +160,19 @@ class ConversationsRepository:
                 return
             except ConditionFailed:
                 pass  # late, duplicate or partly read: apply each part on its own below
-        try:
+        # Failing means a newer (or this very) message is already the summary.
+        with contextlib.suppress(ConditionFailed):
             await self.table.update(
-                row_key, update=_SET_SUMMARY, condition=f"{_ROW_EXISTS} AND {_MOVES_FORWARD}",
+                row_key,
+                update=_SET_SUMMARY,
+                condition=f"{_ROW_EXISTS} AND {_MOVES_FORWARD}",
                 values=values,
             )
-        except ConditionFailed:
-            pass  # a newer (or this very) message is already the summary
         for unread_sk in unread:
             await self._add_unread(row_key, unread_sk)
 
     async def _add_unread(self, row_key: keys.Key, unread_sk: str) -> None:
-        try:
+        with contextlib.suppress(ConditionFailed):  # failing means it is already read
             await self.table.update(
                 row_key,
                 update="ADD unread_sks :unread",
@@ -178,8 +180,6 @@ class ConversationsRepository:
                 "(attribute_not_exists(read_up_to_sk) OR read_up_to_sk < :sk)",
                 values={":unread": {unread_sk}, ":sk": unread_sk},
             )
-        except ConditionFailed:
-            pass  # already read
 
     async def mark_read(
         self, owner_uuid: UUID, message_group_uuid: UUID, up_to_message_uuid: UUID | None = None
@@ -199,13 +199,17 @@ class ConversationsRepository:
             if marker is None or (current is not None and marker <= current):
                 return _conversation_from(item)
             now_read = {sk for sk in item.get("unread_sks", set()) if sk <= marker}
-            update = "SET read_up_to_sk = :marker" + (" DELETE unread_sks :read" if now_read else "")
+            update = "SET read_up_to_sk = :marker" + (
+                " DELETE unread_sks :read" if now_read else ""
+            )
             try:
                 updated = await self.table.update(
                     row_key,
                     update=update,
-                    condition=_ROW_EXISTS + (
-                        " AND read_up_to_sk = :current" if current is not None
+                    condition=_ROW_EXISTS
+                    + (
+                        " AND read_up_to_sk = :current"
+                        if current is not None
                         else " AND attribute_not_exists(read_up_to_sk)"
                     ),
                     # None values are left out by the serializer.

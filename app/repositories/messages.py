@@ -61,7 +61,9 @@ def message_from_item(item: Item) -> Message:
 def _claim_item(claim: IdempotencyClaim, message: Message) -> Item:
     # The stored message is renamed into the record's own attributes: it must not look like a
     # message item (no MSG# key), so the stream handler ignores it.
-    stored: dict[str, Any] = {f"message_{name}": value for name, value in message_item(message).items()}
+    stored: dict[str, Any] = {
+        f"message_{name}": value for name, value in message_item(message).items()
+    }
     return {
         **keys.idempotency_key(claim.user_uuid, claim.client_key),
         "fingerprint": claim.fingerprint,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from app.repositories.keys import ACTIVITY_INDEX, CONVERSATION_INDEX
@@ -66,9 +65,7 @@ async def describe_table(client: DynamoDBClient, table_name: str) -> dict[str, A
     return dict(response["Table"])
 
 
-async def create_table(
-    client: DynamoDBClient, table_name: str, *, poll_seconds: float = 0.2
-) -> bool:
+async def create_table(client: DynamoDBClient, table_name: str) -> bool:
     """Create the table unless it exists, wait until ACTIVE; True when it was created now."""
     async with dynamodb_errors():
         existing = await describe_table(client, table_name)
@@ -78,8 +75,8 @@ async def create_table(
                 await client.create_table(**table_definition(table_name))
             except client.exceptions.ResourceInUseException:
                 created = False  # someone else created it between our describe and create
-        while (await describe_table(client, table_name) or {}).get("TableStatus") != "ACTIVE":
-            await asyncio.sleep(poll_seconds)
+        waiter = client.get_waiter("table_exists")  # checks at once, then every second
+        await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         ttl = await client.describe_time_to_live(TableName=table_name)
         if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
             await client.update_time_to_live(

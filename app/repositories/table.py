@@ -71,9 +71,7 @@ class CapacityLog:
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB attribute values; None means "no such attribute", so it is left out."""
-    return {
-        name: _serializer.serialize(value) for name, value in item.items() if value is not None
-    }
+    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
 
 
 def deserialize(attributes: Mapping[str, Any]) -> Item:

@@ -63,9 +63,13 @@ class UsersRepository:
             await self.table.transact_write(operations)
         except TransactionCancelled as cancelled:
             if cancelled.failed(1):
-                raise Conflict(f"The handle {user.handle!r} is taken.", code="handle_taken") from None
+                raise Conflict(
+                    f"The handle {user.handle!r} is taken.", code="handle_taken"
+                ) from None
             if len(operations) > 2 and cancelled.failed(2):
-                raise Conflict("That identity already has a user.", code="cognito_sub_taken") from None
+                raise Conflict(
+                    "That identity already has a user.", code="cognito_sub_taken"
+                ) from None
             raise Conflict("That user already exists.", code="user_exists") from None
         return stored
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -23,7 +25,8 @@ from app.services.cursors import CursorCodec
 
 T = TypeVar("T")
 
-CREATE_ATTEMPTS = 3
+CREATE_ATTEMPTS = 5
+CREATE_BACKOFF_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,10 @@ class MessagingService:
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(
-                sender.uuid, idempotency_key, _fingerprint(target, text), self.idempotency_ttl_seconds
+                sender.uuid,
+                idempotency_key,
+                _fingerprint(target, text),
+                self.idempotency_ttl_seconds,
             )
             replayed = await self._replay(claim)
             if replayed is not None:
@@ -172,7 +178,11 @@ class MessagingService:
             await self._require_member(sender, message.message_group_uuid)
             await self.messages.add(message, claim=claim)
             return
-        for _ in range(CREATE_ATTEMPTS):
+        for attempt in range(CREATE_ATTEMPTS):
+            if attempt:
+                # Both creators can be cancelled (DynamoDB's TransactionConflict): back off
+                # with jitter so one of them wins the next round.
+                await asyncio.sleep(random.uniform(0, CREATE_BACKOFF_SECONDS * attempt))  # noqa: S311
             if await self.conversations.get(sender.uuid, message.message_group_uuid):
                 await self.messages.add(message, claim=claim)
                 return

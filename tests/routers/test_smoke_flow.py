@@ -14,7 +14,9 @@ async def test_first_message_by_handle_then_reply_then_lists(
     bayko = await make_user("bayko")
 
     sent = await client.post(
-        "/api/messages", json={"message": "  hello bayko  ", "handle": "Bayko"}, headers=andrew.headers
+        "/api/messages",
+        json={"message": "  hello bayko  ", "handle": "Bayko"},
+        headers=andrew.headers,
     )
     assert sent.status_code == 200, sent.text
     body = sent.json()
@@ -40,5 +42,7 @@ async def test_first_message_by_handle_then_reply_then_lists(
 
     short = await client.get("/api/users/@ANDREW/short", headers=bayko.headers)
     assert short.json() == {
-        "uuid": str(andrew.user.uuid), "handle": "andrew", "display_name": "Andrew"
+        "uuid": str(andrew.user.uuid),
+        "handle": "andrew",
+        "display_name": "Andrew",
     }

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.auth import LOCAL_CLIENT_ID, LOCAL_ISSUER, AccessClaims, AccessTokenVerifier, LocalIssuer
-from app.auth import local_issuer as local_issuer_module
 from app.auth.local_issuer import KEY_FILE_NAME, rsa_jwk_thumbprint
 from app.errors import Unauthenticated
 
@@ -88,11 +87,7 @@ def test_simultaneous_first_starts_agree_on_one_key(
         (tmp_path / KEY_FILE_NAME).write_bytes(other_pem)
         return own_key
 
-    monkeypatch.setattr(
-        local_issuer_module.rsa,
-        "generate_private_key",
-        generate_while_another_process_publishes_first,
-    )
+    monkeypatch.setattr(rsa, "generate_private_key", generate_while_another_process_publishes_first)
 
     issuer = LocalIssuer.load_or_create(tmp_path, LOCAL_ISSUER, LOCAL_CLIENT_ID)
 

@@ -102,7 +102,7 @@ async def test_any_configured_client_is_accepted(
 
 @pytest.mark.asyncio
 async def test_unsigned_alg_none_token_is_rejected(verifier: AccessTokenVerifier) -> None:
-    token = jwt.encode(cognito_access_claims(), key=None, algorithm="none", headers={"kid": KID})
+    token = jwt.encode(cognito_access_claims(), key="", algorithm="none", headers={"kid": KID})
 
     assert await rejection_code(verifier, token) == "token_invalid"
 
@@ -265,6 +265,8 @@ async def test_token_without_kid_is_malformed(
         unsigned_token(header=b'{"kid": 7, "alg": "RS256"}'),
         # Deeply nested JSON in the header must not blow the recursion limit into a 500.
         unsigned_token(header=b"[" * 100_000),
+        # Not encodable as UTF-8: PyJWT raises UnicodeEncodeError, not one of its own errors.
+        "\ud800.e30.c2ln",
     ],
     ids=[
         "empty",
@@ -274,11 +276,26 @@ async def test_token_without_kid_is_malformed(
         "header-not-an-object",
         "kid-not-a-string",
         "deeply-nested-header",
+        "lone-surrogate",
     ],
 )
 @pytest.mark.asyncio
 async def test_garbage_token_is_malformed(verifier: AccessTokenVerifier, token: str) -> None:
     assert await rejection_code(verifier, token) == "token_malformed"
+
+
+@pytest.mark.asyncio
+async def test_unexpected_library_error_is_still_a_401(
+    verifier: AccessTokenVerifier, signing_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def decode_that_breaks(*args: object, **kwargs: object) -> dict[str, Any]:
+        raise OverflowError("a failure PyJWT does not wrap")
+
+    monkeypatch.setattr(jwt, "decode", decode_that_breaks)
+
+    assert await rejection_code(verifier, sign(cognito_access_claims(), signing_key)) == (
+        "token_invalid"
+    )
 
 
 def test_parse_bearer_returns_the_token() -> None:

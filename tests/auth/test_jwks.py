@@ -95,10 +95,19 @@ class FakeJwksEndpoint:
                 return httpx.Response(200, text="<html>maintenance</html>")
             case "no_usable_keys":
                 return httpx.Response(200, json={"keys": [{"kty": "RSA", "alg": ["RS256"]}]})
+            case "unexpected_error":
+                raise RuntimeError("a failure outside httpx's own exception hierarchy")
         raise AssertionError(f"unknown failure {self.failure}")
 
 
-OUTAGES = ["connect_error", "timeout", "server_error", "not_json", "no_usable_keys"]
+OUTAGES = [
+    "connect_error",
+    "timeout",
+    "server_error",
+    "not_json",
+    "no_usable_keys",
+    "unexpected_error",
+]
 
 
 @pytest.fixture
@@ -214,6 +223,23 @@ async def test_concurrent_unknown_kids_share_one_fetch(
     assert {result.code for result in results if isinstance(result, Unauthenticated)} == {
         "token_unknown_kid"
     }
+
+
+@pytest.mark.asyncio
+async def test_concurrent_lookups_of_a_rotated_kid_all_wait_for_the_one_refresh(
+    source: RemoteKeySource,
+    endpoint: FakeJwksEndpoint,
+    clock: FakeClock,
+    rotated_key: rsa.RSAPrivateKey,
+) -> None:
+    await source.ensure_loaded()
+    endpoint.jwks = {"keys": [public_jwk(rotated_key, "rotated")]}
+    clock.advance(REFRESH_INTERVAL)
+
+    keys = await asyncio.gather(*(source.get_signing_key("rotated") for _ in range(20)))
+
+    assert {key.key_id for key in keys} == {"rotated"}
+    assert endpoint.requests == 2
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,285 @@
+"""``ddb``: the table's operator tool (the journal's ddb/* scripts as one CLI).
+
+Works against the embedded server, DynamoDB Local or AWS, chosen by the same settings as the
+API (CRUDDUR_DDB_ENDPOINT_URL, CRUDDUR_AWS_REGION, CRUDDUR_TABLE_NAME) or the flags below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import ValidationError
+
+from app.ddb import open_client
+from app.domain import User, pair_conversation_uuid
+from app.errors import ServiceError
+from app.repositories.conversations import ConversationsRepository
+from app.repositories.messages import MessagesRepository
+from app.repositories.schema import create_table, describe_table, drop_table
+from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
+from app.repositories.users import UsersRepository
+from app.schemas import HANDLE_PATTERN
+from app.settings import Settings
+from scripts.seed import seed
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(value)
+    return str(value)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, default=_json_default, ensure_ascii=False))
+
+
+@asynccontextmanager
+async def _table(settings: Settings, capacity: CapacityLog | None = None) -> AsyncIterator[Table]:
+    async with AsyncExitStack() as stack:
+        client = await open_client(settings, stack)
+        yield Table(client, settings.table_name, capacity)
+
+
+async def _require_table(table: Table) -> None:
+    async with dynamodb_errors():
+        if await describe_table(table.client, table.name) is None:
+            raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
+
+
+def _print_capacity(capacity: CapacityLog) -> None:
+    print("-- consumed capacity (as reported by DynamoDB):")
+    for operation, consumed in capacity.entries:
+        _print_json({"operation": operation, **consumed})
+
+
+async def cmd_schema_load(settings: Settings, _: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        created = await create_table(table.client, table.name)
+    print(f"table {settings.table_name!r} {'created' if created else 'already exists'}; ACTIVE")
+
+
+async def cmd_drop(settings: Settings, args: argparse.Namespace) -> None:
+    if args.yes != settings.table_name:
+        raise CommandError(
+            f"refusing to drop: confirm with --yes {settings.table_name} (the table's name)"
+        )
+    async with _table(settings) as table:
+        dropped = await drop_table(table.client, table.name)
+    print(f"table {settings.table_name!r} {'dropped' if dropped else 'did not exist'}")
+
+
+async def cmd_list_tables(settings: Settings, _: argparse.Namespace) -> None:
+    async with _table(settings) as table, dynamodb_errors():
+        paginator = table.client.get_paginator("list_tables")
+        async for page in paginator.paginate():
+            for name in page.get("TableNames", []):
+                print(name)
+
+
+async def cmd_scan(settings: Settings, args: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        await _require_table(table)
+        paginator = table.client.get_paginator("scan")
+        shown = 0
+        pages = paginator.paginate(
+            TableName=table.name, PaginationConfig={"PageSize": args.page_size}
+        )
+        async with dynamodb_errors():
+            async for page in pages:
+                for item in page.get("Items", []):
+                    _print_json(deserialize(item))
+                    shown += 1
+                    if args.max_items and shown >= args.max_items:
+                        print(f"-- {shown} items shown (--max-items reached)")
+                        return
+    print(f"-- {shown} items")
+
+
+async def cmd_seed(settings: Settings, _: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        await _require_table(table)
+        report = await seed(table)
+    print(f"seeded {settings.table_name!r}: {report}")
+
+
+async def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
+    user = User(
+        uuid=uuid4(),
+        handle=args.handle,
+        display_name=args.display_name,
+        cognito_sub=args.cognito_sub or str(uuid4()),
+    )
+    async with _table(settings) as table:
+        await _require_table(table)
+        created = await UsersRepository(table).create(user)
+    _print_json(
+        {"uuid": created.uuid, "handle": created.handle, "display_name": created.display_name}
+    )
+
+
+async def _user_by_handle(table: Table, handle: str) -> User:
+    user = await UsersRepository(table).get_by_handle(handle)
+    if user is None:
+        raise CommandError(f"no user has the handle {handle!r}")
+    return user
+
+
+async def cmd_get_conversation(settings: Settings, args: argparse.Namespace) -> None:
+    capacity = CapacityLog()
+    async with _table(settings) as table:
+        await _require_table(table)
+        reader = await _user_by_handle(table, args.handle)
+        group = args.group
+        if group is None:
+            other = await _user_by_handle(table, args.with_handle)
+            group = pair_conversation_uuid(reader.uuid, other.uuid)
+        table_with_log = Table(table.client, table.name, capacity)
+        # Pattern A exactly as the API runs it: membership check, then one page.
+        if await ConversationsRepository(table_with_log).get(reader.uuid, group) is None:
+            raise CommandError(f"{args.handle!r} is not in conversation {group}")
+        page = await MessagesRepository(table_with_log).page(group, limit=args.limit)
+    for message in page.messages:
+        _print_json(
+            {
+                "uuid": message.uuid,
+                "handle": message.sender_handle,
+                "message": message.text,
+                "created_at": message.created_at.isoformat(),
+            }
+        )
+    _print_capacity(capacity)
+
+
+async def cmd_list_conversations(settings: Settings, args: argparse.Namespace) -> None:
+    capacity = CapacityLog()
+    async with _table(settings) as table:
+        await _require_table(table)
+        owner = await _user_by_handle(table, args.handle)
+        repo = ConversationsRepository(Table(table.client, table.name, capacity))
+        page = await repo.list_recent(owner.uuid, limit=args.limit)
+    for conversation in page.conversations:
+        _print_json(
+            {
+                "message_group_uuid": conversation.message_group_uuid,
+                "with": conversation.other_handle,
+                "last_message": conversation.last_message,
+                "last_message_at": conversation.last_message_at.isoformat(),
+                "unread_count": conversation.unread_count,
+            }
+        )
+    _print_capacity(capacity)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddb", description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint-url", help="DynamoDB endpoint (default: settings; AWS)")
+    parser.add_argument("--table-name", help="table name (default: settings)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("schema-load", help="create the table (idempotent), wait until ACTIVE")
+    drop = commands.add_parser("drop", help="delete the table (needs --yes TABLE_NAME)")
+    drop.add_argument("--yes", metavar="TABLE_NAME", help="confirm by repeating the table name")
+    commands.add_parser("list-tables", help="list the tables at the endpoint")
+    scan = commands.add_parser("scan", help="print every item, one JSON object per line")
+    scan.add_argument("--page-size", type=int, default=100)
+    scan.add_argument("--max-items", type=int, default=0, help="stop after N items (0: all)")
+    commands.add_parser("seed", help="load the demo users and conversation (idempotent)")
+
+    users = commands.add_parser("users", help="user administration")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = users_commands.add_parser("create", help="add a user (handles are unique)")
+    create.add_argument("--handle", required=True, type=_handle)
+    create.add_argument("--display-name", required=True, type=_non_blank)
+    create.add_argument("--cognito-sub", help="the Cognito sub (default: a new random one)")
+
+    patterns = commands.add_parser("patterns", help="run an access pattern, print its capacity")
+    pattern_commands = patterns.add_subparsers(dest="pattern", required=True, metavar="PATTERN")
+    get = pattern_commands.add_parser("get-conversation", help="pattern A: a conversation page")
+    get.add_argument("--handle", required=True, help="the reader")
+    target = get.add_mutually_exclusive_group(required=True)
+    target.add_argument("--with", dest="with_handle", help="the other participant's handle")
+    target.add_argument("--group", type=UUID, help="the message group uuid")
+    get.add_argument("--limit", type=_page_limit, default=20)
+    listing = pattern_commands.add_parser(
+        "list-conversations", help="pattern B: a user's conversations"
+    )
+    listing.add_argument("--handle", required=True)
+    listing.add_argument("--limit", type=_page_limit, default=20)
+    return parser
+
+
+def _handle(value: str) -> str:
+    if not re.fullmatch(HANDLE_PATTERN, value):
+        raise argparse.ArgumentTypeError("handles are 1-32 letters, digits or underscores")
+    return value
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return value.strip()
+
+
+def _page_limit(value: str) -> int:
+    limit = int(value)
+    if not 1 <= limit <= 50:
+        raise argparse.ArgumentTypeError("must be between 1 and 50")
+    return limit
+
+
+COMMANDS = {
+    "schema-load": cmd_schema_load,
+    "drop": cmd_drop,
+    "list-tables": cmd_list_tables,
+    "scan": cmd_scan,
+    "seed": cmd_seed,
+    "users": cmd_users_create,
+    "get-conversation": cmd_get_conversation,
+    "list-conversations": cmd_list_conversations,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {
+        name: value
+        for name, value in (
+            ("ddb_endpoint_url", args.endpoint_url),
+            ("table_name", args.table_name),
+        )
+        if value
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        print(f"ddb: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    command = COMMANDS[args.pattern if args.command == "patterns" else args.command]
+    try:
+        asyncio.run(command(settings, args))
+    except CommandError as error:
+        print(f"ddb: {error}", file=sys.stderr)
+        return 1
+    except ServiceError as error:
+        print(f"ddb: {error.code}: {error.detail or error.title}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
