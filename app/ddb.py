@@ -50,4 +50,4 @@ async def open_client(
     client = session.client(
         service, endpoint_url=settings.ddb_endpoint_url, config=client_config(settings)
     )
-    return await stack.enter_async_context(client)  # type: ignore[no-any-return]
+    return await stack.enter_async_context(client)

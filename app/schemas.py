@@ -20,7 +20,7 @@ MESSAGE_MAX_CHARS = 1024
 HANDLE_PATTERN = r"^[A-Za-z0-9_]{1,32}$"
 
 _SAMPLE_GROUP = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399"
-_SAMPLE_MESSAGE = {
+_SAMPLE_MESSAGE: dict[str, Any] = {
     "uuid": "0b8c3a3e-4f50-4b6d-9c39-5a7d1b0a9f11",
     "display_name": "Andrew Brown",
     "handle": "andrewbrown",
@@ -152,7 +152,9 @@ class SentMessageOut(MessageOut):
 
     @classmethod
     def of(cls, message: Message) -> Self:
-        return cls(**MessageOut.of(message).model_dump(), message_group_uuid=message.message_group_uuid)
+        return cls(
+            **MessageOut.of(message).model_dump(), message_group_uuid=message.message_group_uuid
+        )
 
 
 class ConversationOut(BaseModel):
@@ -237,14 +239,16 @@ class MeOut(UserShortOut):
     @classmethod
     def of(cls, user: User) -> Self:
         return cls(
-            uuid=user.uuid, handle=user.handle, display_name=user.display_name,
+            uuid=user.uuid,
+            handle=user.handle,
+            display_name=user.display_name,
             created_at=user.created_at,
         )
 
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
