@@ -1,16 +1,15 @@
-"""All configuration, read once from the environment (prefix ``CRUDDUR_``) and an optional ``.env``."""
+"""All configuration, read once from the environment (``CRUDDUR_*``) and an optional ``.env``."""
 
 from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -23,6 +22,21 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _refuse_unsafe_url(name: str, url: str | None, *, development: bool = False) -> None:
+    """Only http(s), and plain http only on loopback: keys and data must not travel in clear.
+
+    In development (local auth) a plain-http server elsewhere is allowed: DynamoDB Local in
+    docker compose is reached by its service name.
+    """
+    if url is None:
+        return
+    scheme = urlsplit(url).scheme
+    if scheme not in {"http", "https"}:
+        raise ValueError(f"{name} must be an http(s) URL")
+    if scheme == "http" and not development and not is_loopback_url(url):
+        raise ValueError(f"plain-http {name} is only allowed on loopback")
 
 
 class Settings(BaseSettings):
@@ -46,6 +60,11 @@ class Settings(BaseSettings):
     cognito_region: str | None = None
     cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[\w-]+_[0-9A-Za-z]+$")
     cognito_app_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cognito_jwks_url: str | None = Field(
+        default=None,
+        description="Where to fetch the pool's signing keys, for tests and private mirrors; "
+        "unset means the pool's own <issuer>/.well-known/jwks.json.",
+    )
     jwks_refresh_interval_seconds: float = Field(default=30.0, ge=1)
     jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
     local_state_dir: Path = Field(
@@ -59,23 +78,33 @@ class Settings(BaseSettings):
     # Behaviour
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
+    # Stream consumer (pattern E)
+    stream_worker_enabled: bool = Field(
+        default=True,
+        description="Run the local stream worker beside the API; turn off where the real "
+        "Lambda consumes the stream.",
+    )
+    stream_poll_interval_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        le=10,
+        description="How long the local stream worker idles between polls.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _split_client_ids(cls, data: object) -> object:
         if isinstance(data, dict):
             ids = data.get("cognito_app_client_ids")
             if isinstance(ids, str):
-                data = {**data, "cognito_app_client_ids": [i for i in ids.split(",") if i.strip()]}
+                client_ids = [i.strip() for i in ids.split(",") if i.strip()]
+                data = {**data, "cognito_app_client_ids": client_ids}
         return data
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:
-        if self.ddb_endpoint_url is not None:
-            scheme = urlsplit(self.ddb_endpoint_url).scheme
-            if scheme not in {"http", "https"}:
-                raise ValueError("ddb_endpoint_url must be an http(s) URL")
-            if scheme == "http" and not is_loopback_url(self.ddb_endpoint_url):
-                raise ValueError("plain-http ddb_endpoint_url is only allowed on loopback")
+        _refuse_unsafe_url("ddb_endpoint_url", self.ddb_endpoint_url, development=self.is_local)
+        _refuse_unsafe_url("cognito_jwks_url", self.cognito_jwks_url)
         if self.auth_mode == "cognito":
             missing = [
                 name
@@ -95,6 +124,10 @@ class Settings(BaseSettings):
         pool = self.cognito_user_pool_id or ""
         region = self.cognito_region or pool.split("_", 1)[0] or self.aws_region
         return f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
 
     @property
     def is_local(self) -> bool:

@@ -9,6 +9,7 @@ on DynamoDB. Connections are still accepted concurrently.
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 import threading
@@ -27,6 +28,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 STARTUP_TIMEOUT_SECONDS = 30.0
+
+# One line per request is noise at our request rates.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 class SerializedApp:
