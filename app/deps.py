@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import HTTPBearer
 
 from app.auth import parse_bearer
@@ -66,3 +66,15 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def limit_reads(user: CurrentUser, state: State, response: Response) -> None:
+    await state.rate_limiter.hit("read", str(user.uuid), response)
+
+
+async def limit_sends(user: CurrentUser, state: State, response: Response) -> None:
+    await state.rate_limiter.hit("send", str(user.uuid), response)
+
+
+ReadLimit = Depends(limit_reads)
+SendLimit = Depends(limit_sends)

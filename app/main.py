@@ -7,21 +7,25 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.error_handlers import install_error_handlers
+from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.routers import dev, health, message_groups, messages, users
 from app.settings import Settings
-from app.state import open_state
+from app.state import Lifecycle, open_state
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
+    lifecycle = Lifecycle()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_state(settings) as state:
+        async with open_state(settings, lifecycle) as state:
             yield {"app_state": state}
-            state.shutting_down = True
+            lifecycle.draining = True
 
     app = FastAPI(
         title="cruddur-messaging",
@@ -29,7 +33,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Direct messages for Cruddur, on a DynamoDB single-table design.",
         lifespan=lifespan,
     )
+    app.state.lifecycle = lifecycle  # the server entry point flips it on SIGTERM
     install_error_handlers(app)
+    # The last added runs first: request ids and access logs see everything, CORS answers
+    # preflights, and the body cap applies before any route parses a body.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=[
+            "Link",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "X-Request-ID",
+        ],
+        max_age=600,
+    )
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(message_groups.router)
     app.include_router(messages.router)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_NAMES = {"localhost"}
@@ -78,6 +79,28 @@ class Settings(BaseSettings):
     # Behaviour
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
+    # Limits and HTTP
+    max_body_bytes: int = Field(
+        default=16384, ge=1024, le=1048576, description="Larger request bodies are refused (413)."
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_sends: str = Field(
+        default="60/minute", description="Per user and process, in the `limits` notation."
+    )
+    rate_limit_reads: str = Field(default="600/minute")
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
+        description="Origins the browser may call from (comma-separated).",
+    )
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="After SIGTERM, answer /readyz 503 this long before closing the listener.",
+    )
+
     # Stream consumer (pattern E)
     stream_worker_enabled: bool = Field(
         default=True,
@@ -93,13 +116,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _split_client_ids(cls, data: object) -> object:
+    def _split_comma_separated(cls, data: object) -> object:
         if isinstance(data, dict):
-            ids = data.get("cognito_app_client_ids")
-            if isinstance(ids, str):
-                client_ids = [i.strip() for i in ids.split(",") if i.strip()]
-                data = {**data, "cognito_app_client_ids": client_ids}
+            for name in ("cognito_app_client_ids", "cors_allowed_origins"):
+                value = data.get(name)
+                if isinstance(value, str):
+                    data = {**data, name: [i.strip() for i in value.split(",") if i.strip()]}
         return data
+
+    @field_validator("rate_limit_sends", "rate_limit_reads")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (e.g. '60/minute')") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:

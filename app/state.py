@@ -18,6 +18,7 @@ from app.ddb import open_client
 from app.domain import User
 from app.errors import Unavailable
 from app.local_state import load_or_create_secret
+from app.rate_limit import UserRateLimiter
 from app.repositories.table import Table
 from app.services.cursors import CursorCodec
 from app.settings import Settings
@@ -46,6 +47,13 @@ class IdentityCache:
 
 
 @dataclass
+class Lifecycle:
+    """Shared between the server and the app: set when a shutdown signal arrives."""
+
+    draining: bool = False
+
+
+@dataclass
 class AppState:
     settings: Settings
     ddb: DynamoDBClient
@@ -54,8 +62,9 @@ class AppState:
     verifier: AccessTokenVerifier
     cursors: CursorCodec
     local_issuer: LocalIssuer | None
+    rate_limiter: UserRateLimiter
+    lifecycle: Lifecycle
     identities: IdentityCache = field(default_factory=IdentityCache)
-    shutting_down: bool = False
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
     ready_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -65,7 +74,7 @@ class AppState:
 
 
 @asynccontextmanager
-async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[AppState]:
     async with AsyncExitStack() as stack:
         ddb = await open_client(settings, stack)
         local_issuer = None
@@ -84,7 +93,7 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
                 httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS)
             )
             key_source = RemoteKeySource(
-                f"{settings.cognito_issuer}/.well-known/jwks.json",
+                settings.jwks_url,
                 http,
                 settings.jwks_refresh_interval_seconds,
             )
@@ -106,4 +115,6 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
             verifier=verifier,
             cursors=CursorCodec(cursor_secret),
             local_issuer=local_issuer,
+            rate_limiter=UserRateLimiter(settings),
+            lifecycle=lifecycle,
         )

@@ -14,12 +14,11 @@ import sys
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
-import uvicorn
-
 from app.ddb import open_client
-from app.main import create_app
+from app.observability import configure_logging
 from app.repositories.schema import create_table
 from app.repositories.table import Table
+from app.serve import build_server
 from app.settings import Settings
 from app.streams.worker import run_worker
 from scripts.embedded import embedded_dynamodb
@@ -39,7 +38,7 @@ async def prepare(settings: Settings) -> None:
 
 async def serve(settings: Settings, host: str, port: int) -> None:
     await prepare(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port))
+    server = build_server(settings, host, port)
     stop_worker = asyncio.Event()
     worker = None
     if settings.stream_worker_enabled:
@@ -58,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4567, help="API port (default 4567)")
     parser.add_argument("--ddb-port", type=int, default=8000, help="embedded DynamoDB port")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    configure_logging(settings)
     with ExitStack() as stack:
         if settings.ddb_endpoint_url is None:
             endpoint = stack.enter_context(

@@ -29,7 +29,7 @@ async def livez() -> HealthOut:
 )
 async def readyz(state: State, response: Response) -> HealthOut:
     checks = {
-        "shutdown": "draining" if state.shutting_down else "ok",
+        "shutdown": "draining" if state.lifecycle.draining else "ok",
         "table": await _table_status(state),
         "token_keys": await _token_keys_status(state),
     }

@@ -7,8 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Request, Response
 
-from app.deps import CurrentUser, Messaging
-from app.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, problem_responses
+from app.deps import CurrentUser, Messaging, ReadLimit
+from app.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    problem_responses,
+)
 from app.routers.pagination import Cursor, Limit, set_link_header
 from app.schemas import ConversationOut, MarkReadRequest, ReadStateOut
 
@@ -19,7 +27,8 @@ router = APIRouter(prefix="/api", tags=["conversations"])
     "/message_groups",
     summary="My conversations, newest activity first",
     description='More pages through the `Link` header\'s `rel="next"`.',
-    responses=problem_responses(InvalidInput, Unauthenticated, Unavailable),
+    responses=problem_responses(InvalidInput, Unauthenticated, Unavailable, RateLimited),
+    dependencies=[ReadLimit],
 )
 async def list_conversations(
     user: CurrentUser,
@@ -37,7 +46,10 @@ async def list_conversations(
 @router.post(
     "/message_groups/{message_group_uuid}/read",
     summary="Mark a conversation read, up to the latest or a given message",
-    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable),
+    responses=problem_responses(
+        PayloadTooLarge, InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited
+    ),
+    dependencies=[ReadLimit],
 )
 async def mark_read(
     message_group_uuid: UUID,

@@ -7,8 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
 
-from app.deps import CurrentUser, Messaging
-from app.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, problem_responses
+from app.deps import CurrentUser, Messaging, ReadLimit, SendLimit
+from app.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    problem_responses,
+)
 from app.routers.pagination import Cursor, Limit, set_link_header
 from app.schemas import MessageOut, SendMessageRequest, SentMessageOut
 
@@ -34,7 +42,8 @@ IdempotencyKey = Annotated[
         '`rel="next"` (older messages) and `rel="prev"` (only messages newer than this page, '
         "for polling)."
     ),
-    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable),
+    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited),
+    dependencies=[ReadLimit],
 )
 async def read_messages(
     message_group_uuid: UUID,
@@ -57,7 +66,10 @@ async def read_messages(
         "With `message_group_uuid`, sends into that conversation (you must be a member). "
         "With `handle`, sends to that user, starting the conversation if there is none."
     ),
-    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable),
+    responses=problem_responses(
+        PayloadTooLarge, InvalidInput, Unauthenticated, NotFound, RateLimited, Unavailable
+    ),
+    dependencies=[SendLimit],
 )
 async def send_message(
     body: SendMessageRequest,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.deps import CurrentUser, UsersRepo
-from app.errors import NotFound, Unauthenticated, Unavailable, problem_responses
+from app.deps import CurrentUser, ReadLimit, UsersRepo
+from app.errors import NotFound, RateLimited, Unauthenticated, Unavailable, problem_responses
 from app.schemas import HANDLE_PATTERN, MeOut, UserShortOut
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api", tags=["users"])
 @router.get(
     "/users/@{handle}/short",
     summary="A user's short profile, by handle (case-insensitive)",
-    responses=problem_responses(Unauthenticated, NotFound, Unavailable),
+    responses=problem_responses(Unauthenticated, NotFound, Unavailable, RateLimited),
+    dependencies=[ReadLimit],
 )
 async def user_short(
     handle: Annotated[str, Path(pattern=HANDLE_PATTERN, examples=["londo"])],
@@ -32,7 +33,8 @@ async def user_short(
 @router.get(
     "/me",
     summary="The signed-in user's profile",
-    responses=problem_responses(Unauthenticated, Unavailable),
+    responses=problem_responses(Unauthenticated, Unavailable, RateLimited),
+    dependencies=[ReadLimit],
 )
 async def me(user: CurrentUser) -> MeOut:
     return MeOut.of(user)

@@ -1,0 +1,82 @@
+"""Production entry point: ``python -m app.serve`` runs uvicorn with a graceful drain.
+
+On SIGTERM the service first reports not-ready (/readyz 503) for ``shutdown_drain_seconds`` while
+still serving, so load balancers stop routing to it; then uvicorn stops accepting connections,
+lets in-flight requests finish (bounded by --timeout-graceful-shutdown) and runs the lifespan's
+shutdown, which closes the DynamoDB client. SIGINT (Ctrl-C) skips the drain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+import uvicorn
+
+from app.main import create_app
+from app.observability import configure_logging
+from app.settings import Settings
+from app.state import Lifecycle
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+        self.drain_seconds = drain_seconds
+        self._drain_until: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self._drain_until is None and self.drain_seconds > 0:
+            self.lifecycle.draining = True
+            self._drain_until = time.monotonic() + self.drain_seconds
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and time.monotonic() >= self._drain_until:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def build_server(
+    settings: Settings, host: str, port: int, **uvicorn_options: object
+) -> DrainingServer:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,  # RequestContextMiddleware logs each request, with its id
+        log_config=None,  # keep configure_logging's JSON handler
+        server_header=False,
+        **uvicorn_options,  # type: ignore[arg-type]
+    )
+    return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.serve", description="Serve the messaging API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4567)
+    parser.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-*")
+    parser.add_argument("--graceful-timeout", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings)
+    server = build_server(
+        settings,
+        args.host,
+        args.port,
+        proxy_headers=args.proxy_headers,
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
