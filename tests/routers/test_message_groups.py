@@ -32,7 +32,8 @@ async def test_my_conversations_newest_first_with_the_other_participant(
     }
     theirs = (await client.get("/api/message_groups", headers=others[0].headers)).json()
     assert [(c["handle"], c["unread_count"]) for c in theirs] == [("me_myself", 1)]
-    assert "pk" not in response.text and "GRP#" not in response.text
+    assert "pk" not in response.text
+    assert "GRP#" not in response.text
 
 
 async def test_conversation_pages_follow_the_link_header_without_gaps(
