@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from app.repositories.keys import ACTIVITY_INDEX, CONVERSATION_INDEX
 from app.repositories.table import dynamodb_errors
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
+
+log = logging.getLogger(__name__)
 
 TTL_ATTRIBUTE = "expires_at"
 """Epoch seconds after which DynamoDB may delete an item (idempotency records)."""
@@ -77,13 +82,25 @@ async def create_table(client: DynamoDBClient, table_name: str) -> bool:
                 created = False  # someone else created it between our describe and create
         waiter = client.get_waiter("table_exists")  # checks at once, then every second
         await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-        ttl = await client.describe_time_to_live(TableName=table_name)
-        if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            await client.update_time_to_live(
-                TableName=table_name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            )
+        await _enable_ttl(client, table_name)
     return created
+
+
+async def _enable_ttl(client: DynamoDBClient, table_name: str) -> None:
+    try:
+        ttl = await client.describe_time_to_live(TableName=table_name)
+        if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            return
+        await client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+    except ClientError as error:
+        # Some DynamoDB-compatible servers (dynalite) lack the TTL API. Expired idempotency
+        # records are ignored on read anyway, so the table stays correct, only larger.
+        if error.response.get("Error", {}).get("Code") != "UnknownOperationException":
+            raise
+        log.warning("this DynamoDB endpoint has no TTL support; expired items stay stored")
 
 
 async def drop_table(client: DynamoDBClient, table_name: str) -> bool:

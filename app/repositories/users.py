@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,31 @@ def _user_from(item: Item) -> User:
     )
 
 
+def user_items(user: User) -> list[Item]:
+    """The items that make a user: profile, handle claim and (with a sub) the identity link.
+
+    Written together by ``UsersRepository.create``; bulk loaders write the same items.
+    """
+    summary: dict[str, Any] = {
+        "user_uuid": str(user.uuid),
+        "handle": user.handle,
+        "display_name": user.display_name,
+    }
+    created_at = keys.format_timestamp(user.created_at) if user.created_at else None
+    items = [
+        {
+            **keys.user_key(user.uuid),
+            **summary,
+            "cognito_sub": user.cognito_sub,
+            "created_at": created_at,
+        },
+        {**keys.handle_key(user.handle), **summary},
+    ]
+    if user.cognito_sub:
+        items.append({**keys.identity_key(user.cognito_sub), **summary})
+    return items
+
+
 class UsersRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -34,31 +60,9 @@ class UsersRepository:
 
         Raises ``Conflict`` (``handle_taken`` / ``cognito_sub_taken`` / ``user_exists``).
         """
-        created = user.created_at or datetime.now(UTC)
-        stored = User(user.uuid, user.handle, user.display_name, user.cognito_sub, created)
-        summary: dict[str, Any] = {
-            "user_uuid": str(user.uuid),
-            "handle": user.handle,
-            "display_name": user.display_name,
-        }
-        operations = [
-            self.table.put_op(
-                {
-                    **keys.user_key(user.uuid),
-                    **summary,
-                    "cognito_sub": user.cognito_sub,
-                    "created_at": keys.format_timestamp(created),
-                },
-                condition=_NEW,
-            ),
-            self.table.put_op({**keys.handle_key(user.handle), **summary}, condition=_NEW),
-        ]
-        if user.cognito_sub:
-            operations.append(
-                self.table.put_op(
-                    {**keys.identity_key(user.cognito_sub), **summary}, condition=_NEW
-                )
-            )
+        stored = replace(user, created_at=user.created_at or datetime.now(UTC))
+        items = user_items(stored)
+        operations = [self.table.put_op(item, condition=_NEW) for item in items]
         try:
             await self.table.transact_write(operations)
         except TransactionCancelled as cancelled:
