@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.domain import Conversation, Message, User
@@ -90,9 +90,7 @@ class SendMessageRequest(_Request):
     @field_validator("handle")
     @classmethod
     def _handle_shape(cls, value: str | None) -> str | None:
-        if value is not None and not _is_handle(value):
-            raise PydanticCustomError("handle_invalid", "That is not a valid handle.")
-        return value
+        return None if value is None else validate_handle(value)
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -107,8 +105,22 @@ class SendMessageRequest(_Request):
         return self
 
 
-def _is_handle(value: str) -> bool:
-    return re.fullmatch(HANDLE_PATTERN, value) is not None
+def validate_handle(value: str) -> str:
+    if re.fullmatch(HANDLE_PATTERN, value) is None:
+        raise PydanticCustomError("handle_invalid", "That is not a valid handle.")
+    return value
+
+
+Handle = Annotated[
+    str,
+    AfterValidator(validate_handle),
+    # Documented, not enforced, by the pattern: validate_handle answers with our own code.
+    Field(
+        description="1-32 letters, digits or underscores.",
+        examples=["andrewbrown"],
+        json_schema_extra={"pattern": HANDLE_PATTERN},
+    ),
+]
 
 
 class MarkReadRequest(_Request):
@@ -118,7 +130,7 @@ class MarkReadRequest(_Request):
 
 
 class DevTokenRequest(_Request):
-    handle: str = Field(pattern=HANDLE_PATTERN, examples=["andrewbrown"])
+    handle: Handle
 
 
 class MessageOut(BaseModel):

@@ -31,19 +31,15 @@ def user_items(user: User) -> list[Item]:
 
     Written together by ``UsersRepository.create``; bulk loaders write the same items.
     """
+    # Every item carries the summary, so any one GetItem (by handle, by sub) gives the user.
     summary: dict[str, Any] = {
         "user_uuid": str(user.uuid),
         "handle": user.handle,
         "display_name": user.display_name,
+        "created_at": keys.format_timestamp(user.created_at) if user.created_at else None,
     }
-    created_at = keys.format_timestamp(user.created_at) if user.created_at else None
     items = [
-        {
-            **keys.user_key(user.uuid),
-            **summary,
-            "cognito_sub": user.cognito_sub,
-            "created_at": created_at,
-        },
+        {**keys.user_key(user.uuid), **summary, "cognito_sub": user.cognito_sub},
         {**keys.handle_key(user.handle), **summary},
     ]
     if user.cognito_sub:

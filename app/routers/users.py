@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from app.deps import CurrentUser, ReadLimit, UsersRepo
 from app.errors import NotFound, RateLimited, Unauthenticated, Unavailable, problem_responses
-from app.schemas import HANDLE_PATTERN, MeOut, UserShortOut
+from app.schemas import Handle, MeOut, UserShortOut
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["users"])
     dependencies=[ReadLimit],
 )
 async def user_short(
-    handle: Annotated[str, Path(pattern=HANDLE_PATTERN, examples=["londo"])],
+    handle: Annotated[Handle, Path()],
     _: CurrentUser,
     users: UsersRepo,
 ) -> UserShortOut:
