@@ -21,7 +21,6 @@ from app.repositories.table import Table
 from app.serve import build_server
 from app.settings import Settings
 from app.streams.worker import run_worker
-from scripts.embedded import embedded_dynamodb
 from scripts.seed import seed
 
 log = logging.getLogger("run_local")
@@ -61,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     with ExitStack() as stack:
         if settings.ddb_endpoint_url is None:
+            # Imported here: images that run against DynamoDB Local do not install moto.
+            from scripts.embedded import embedded_dynamodb
+
             endpoint = stack.enter_context(
                 embedded_dynamodb(args.ddb_port, Path(settings.local_state_dir) / "moto.log")
             )
