@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -89,10 +90,10 @@ class MessagesRepository:
         """
         item = message_item(message)
         if claim is None and new_conversation is None:
-            try:
+            # Failing means the SDK retried a put whose answer was lost: the key holds this
+            # send's fresh uuid, so only that earlier attempt can have stored it.
+            with contextlib.suppress(ConditionFailed):
                 await self.table.put(item, condition=_NEW)
-            except ConditionFailed:
-                raise Conflict("Message already exists.", code="message_exists") from None
             return
         operations = [self.table.put_op(item, condition=_NEW)]
         if claim is not None:
@@ -106,6 +107,7 @@ class MessagesRepository:
         try:
             await self.table.transact_write(operations)
         except TransactionCancelled as cancelled:
+            # Failed with ConditionalCheckFailed (stored) or TransactionConflict (in flight).
             if claim is not None and cancelled.failed(1):
                 raise IdempotencyKeyUsed from None
             if new_conversation is not None and any(cancelled.reasons[-2:]):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 
 from app.deps import CurrentUser, Messaging, ReadLimit, SendLimit
 from app.errors import (
+    Conflict,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -67,7 +68,13 @@ async def read_messages(
         "With `handle`, sends to that user, starting the conversation if there is none."
     ),
     responses=problem_responses(
-        PayloadTooLarge, InvalidInput, Unauthenticated, NotFound, RateLimited, Unavailable
+        PayloadTooLarge,
+        InvalidInput,
+        Unauthenticated,
+        NotFound,
+        Conflict,
+        RateLimited,
+        Unavailable,
     ),
     dependencies=[SendLimit],
 )

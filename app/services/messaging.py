@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
 from app.domain import Conversation, Message, User, pair_conversation_uuid
-from app.errors import InvalidInput, NotFound, Unavailable
+from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import (
     ConversationExists,
@@ -166,8 +166,13 @@ class MessagingService:
         except IdempotencyKeyUsed:
             assert claim is not None
             replayed = await self._replay(claim)
-            if replayed is None:  # the record expired between the two reads
-                raise Unavailable("Please retry.", code="idempotency_record_expired") from None
+            if replayed is None:
+                # A concurrent request with this key holds it (its transaction is in flight).
+                raise Conflict(
+                    "A request with this Idempotency-Key is in progress; retry it.",
+                    code="idempotency_key_in_use",
+                    headers={"Retry-After": "1"},
+                ) from None
             return replayed
         return message
 
