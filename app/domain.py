@@ -34,6 +34,8 @@ class Message:
     sender_display_name: str
     text: str
     created_at: datetime
+    opens_conversation: bool = False
+    """Written with the conversation's rows, which already show it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Conversation rows: one per participant, keyed ``GRP#<owner>`` / ``GRP#<group>``.
 
 A row's existence is the membership proof. Its key never changes; the latest message lives in
-``last_message_sk`` (the LSI sort key), which only ever moves forward. Unread messages are
-kept as the set of their sort keys, so a duplicate delivery adds nothing twice.
+``last_message_sk`` (the LSI sort key), which only ever moves forward. Unread messages are a
+set of compact keys (``keys.unread_key``) after the read marker ``read_up_to``, so a duplicate
+delivery adds nothing twice; the set is capped, as every update rewrites it (and the LSI entry).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from app.repositories import keys
 from app.repositories.table import ConditionFailed, Item, Table
 
 PARTICIPANTS_PER_CONVERSATION = 2
+UNREAD_CAP = 100
+"""Unread entries kept per row; ``unread_count`` 100 means "100 or more"."""
+OPTIMISTIC_ATTEMPTS = 5
 
 _ROW_EXISTS = "attribute_exists(pk)"
 _MOVES_FORWARD = "(attribute_not_exists(last_message_sk) OR last_message_sk < :sk)"
@@ -29,6 +33,10 @@ _SET_SUMMARY = (
 
 class ParticipantsNotVisible(Exception):
     """The index does not show both rows yet (GSIs are eventually consistent): retry later."""
+
+
+class RowContended(Exception):
+    """Concurrent writers kept changing a row; the caller retries later."""
 
 
 def _summary_values(message: Message) -> dict[str, Any]:
@@ -43,7 +51,9 @@ def _summary_values(message: Message) -> dict[str, Any]:
 def new_row_item(owner: User, other: User, first_message: Message) -> Item:
     """A participant's row as created with the conversation, its first message as summary."""
     first_sk = keys.message_sk(first_message.created_at, first_message.uuid)
-    unread = {first_sk} if first_message.sender_uuid != owner.uuid else None
+    unread = None
+    if first_message.sender_uuid != owner.uuid:
+        unread = {keys.unread_key(first_message.created_at, first_message.uuid)}
     return {
         **keys.conversation_key(owner.uuid, first_message.message_group_uuid),
         "message_group_uuid": str(first_message.message_group_uuid),
@@ -54,19 +64,19 @@ def new_row_item(owner: User, other: User, first_message: Message) -> Item:
         "last_message_uuid": str(first_message.uuid),
         "last_sender_uuid": str(first_message.sender_uuid),
         "last_message_sk": first_sk,
-        "unread_sks": unread,
+        "unread_message_keys": unread,
     }
 
 
 def _unread_after_marker(item: Mapping[str, Any]) -> set[str]:
     # Keys at or before the read marker can linger after a race with mark-read; they are read.
-    marker = item.get("read_up_to_sk", "")
-    return {sk for sk in item.get("unread_sks", set()) if sk > marker}
+    marker = item.get("read_up_to", "")
+    return {key for key in item.get("unread_message_keys", set()) if key > marker}
 
 
 def _conversation_from(item: Item) -> Conversation:
     last_at, last_uuid = keys.parse_message_sk(item["last_message_sk"])
-    marker = item.get("read_up_to_sk")
+    read_up_to_uuid = item.get("read_up_to_uuid")
     return Conversation(
         message_group_uuid=UUID(item["message_group_uuid"]),
         owner_uuid=keys.owner_of_conversation_pk(item["pk"]),
@@ -77,7 +87,7 @@ def _conversation_from(item: Item) -> Conversation:
         last_message_at=last_at,
         last_message_uuid=last_uuid,
         unread_count=len(_unread_after_marker(item)),
-        read_up_to_uuid=keys.parse_message_sk(marker)[1] if marker else None,
+        read_up_to_uuid=UUID(read_up_to_uuid) if read_up_to_uuid else None,
     )
 
 
@@ -124,62 +134,102 @@ class ConversationsRepository:
         """Pattern E: move every participant's row to the newest of ``messages``.
 
         Safe under duplicates, retries and any order: the summary only moves forward and
-        unread keys form a set guarded by the read marker.
+        unread keys form a set guarded by the read marker. A conversation's opening message
+        is skipped: the transaction that created the rows already applied it.
         """
+        later = [message for message in messages if not message.opens_conversation]
+        if not later:
+            return
         owners = await self.participants(message_group_uuid)
         if len(owners) < PARTICIPANTS_PER_CONVERSATION:
             raise ParticipantsNotVisible(str(message_group_uuid))
-        newest = max(messages, key=lambda message: (message.created_at, str(message.uuid)))
+        newest = max(later, key=lambda message: (message.created_at, str(message.uuid)))
         await asyncio.gather(
             *(
                 self._apply_to_row(
                     keys.conversation_key(owner, message_group_uuid),
                     newest,
-                    {
-                        keys.message_sk(message.created_at, message.uuid)
-                        for message in messages
-                        if message.sender_uuid != owner
-                    },
+                    [message for message in later if message.sender_uuid != owner],
                 )
                 for owner in owners
             )
         )
 
-    async def _apply_to_row(self, row_key: keys.Key, newest: Message, unread: set[str]) -> None:
+    async def _apply_to_row(
+        self, row_key: keys.Key, newest: Message, unread: Sequence[Message]
+    ) -> None:
         values = _summary_values(newest)
-        if unread:
-            # Common case, one write: in order and after the read marker.
+        if not unread:
+            # Failing means a newer (or this very) message is already the summary.
+            with contextlib.suppress(ConditionFailed):
+                await self.table.update(
+                    row_key,
+                    update=_SET_SUMMARY,
+                    condition=f"{_ROW_EXISTS} AND {_MOVES_FORWARD}",
+                    values=values,
+                )
+            return
+        unread_keys = {keys.unread_key(m.created_at, m.uuid) for m in unread}
+        oldest = min(unread, key=lambda message: (message.created_at, str(message.uuid)))
+        try:
+            # Common case, one write: in order, after the read marker, with room in the set.
+            await self.table.update(
+                row_key,
+                update=f"{_SET_SUMMARY} ADD unread_message_keys :unread",
+                condition=f"{_ROW_EXISTS} AND {_MOVES_FORWARD} AND "
+                "(attribute_not_exists(read_up_to) OR read_up_to < :oldest_unread) AND "
+                "(attribute_not_exists(unread_message_keys) OR size(unread_message_keys) <= :room)",
+                values={
+                    **values,
+                    ":unread": unread_keys,
+                    ":oldest_unread": keys.unread_key(oldest.created_at, oldest.uuid),
+                    ":room": UNREAD_CAP - len(unread_keys),
+                },
+            )
+        except ConditionFailed:
+            # Late, duplicate, partly read or full: decide from the row itself.
+            await self._apply_after_reading(row_key, newest, unread_keys)
+
+    async def _apply_after_reading(
+        self, row_key: keys.Key, newest: Message, unread_keys: set[str]
+    ) -> None:
+        """One read and one write conditional on what was read, retried if the row moved."""
+        newest_sk = keys.message_sk(newest.created_at, newest.uuid)
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            item = await self.table.get(row_key, consistent=True)
+            if item is None:
+                return
+            seen_last = str(item["last_message_sk"])
+            marker = item.get("read_up_to")
+            present = set(item.get("unread_message_keys", set()))
+            room = max(0, UNREAD_CAP - len(present))
+            to_add = sorted(key for key in unread_keys - present if key > (marker or ""))
+            to_add = to_add[max(0, len(to_add) - room) :]  # keep the newest that fit
+            moves = seen_last < newest_sk
+            if not moves and not to_add:
+                return
+            update = [_SET_SUMMARY] if moves else []
+            if to_add:
+                update.append("ADD unread_message_keys :unread")
+            marker_unchanged = (
+                "read_up_to = :marker" if marker else "attribute_not_exists(read_up_to)"
+            )
             try:
                 await self.table.update(
                     row_key,
-                    update=f"{_SET_SUMMARY} ADD unread_sks :unread",
-                    condition=f"{_ROW_EXISTS} AND {_MOVES_FORWARD} AND "
-                    "(attribute_not_exists(read_up_to_sk) OR read_up_to_sk < :oldest_unread)",
-                    values={**values, ":unread": unread, ":oldest_unread": min(unread)},
+                    update=" ".join(update),
+                    condition=f"last_message_sk = :seen_last AND {marker_unchanged}",
+                    values={
+                        **(_summary_values(newest) if moves else {}),
+                        ":unread": set(to_add) or None,
+                        ":seen_last": seen_last,
+                        ":marker": marker,
+                    },
                 )
                 return
             except ConditionFailed:
-                pass  # late, duplicate or partly read: apply each part on its own below
-        # Failing means a newer (or this very) message is already the summary.
-        with contextlib.suppress(ConditionFailed):
-            await self.table.update(
-                row_key,
-                update=_SET_SUMMARY,
-                condition=f"{_ROW_EXISTS} AND {_MOVES_FORWARD}",
-                values=values,
-            )
-        for unread_sk in unread:
-            await self._add_unread(row_key, unread_sk)
-
-    async def _add_unread(self, row_key: keys.Key, unread_sk: str) -> None:
-        with contextlib.suppress(ConditionFailed):  # failing means it is already read
-            await self.table.update(
-                row_key,
-                update="ADD unread_sks :unread",
-                condition=f"{_ROW_EXISTS} AND "
-                "(attribute_not_exists(read_up_to_sk) OR read_up_to_sk < :sk)",
-                values={":unread": {unread_sk}, ":sk": unread_sk},
-            )
+                continue
+        raise RowContended(str(row_key))
 
     async def mark_read(
         self, owner_uuid: UUID, message_group_uuid: UUID, up_to_message_uuid: UUID | None = None
@@ -190,42 +240,48 @@ class ConversationsRepository:
         is conditional on the marker it read, and retried if another mark-read moved it.
         """
         row_key = keys.conversation_key(owner_uuid, message_group_uuid)
-        while True:
+        for _ in range(OPTIMISTIC_ATTEMPTS):
             item = await self.table.get(row_key, consistent=True)
             if item is None:
                 return None
-            marker = _read_marker_for(item, up_to_message_uuid)
-            current = item.get("read_up_to_sk")
-            if marker is None or (current is not None and marker <= current):
+            target = _read_target(item, up_to_message_uuid)
+            current = item.get("read_up_to")
+            if target is None or (current is not None and target[0] <= current):
                 return _conversation_from(item)
-            now_read = {sk for sk in item.get("unread_sks", set()) if sk <= marker}
-            update = "SET read_up_to_sk = :marker" + (
-                " DELETE unread_sks :read" if now_read else ""
+            marker, marker_uuid = target
+            now_read = {k for k in item.get("unread_message_keys", set()) if k <= marker}
+            update = "SET read_up_to = :marker, read_up_to_uuid = :marker_uuid" + (
+                " DELETE unread_message_keys :read" if now_read else ""
             )
+            unchanged = "read_up_to = :current" if current else "attribute_not_exists(read_up_to)"
             try:
                 updated = await self.table.update(
                     row_key,
                     update=update,
-                    condition=_ROW_EXISTS
-                    + (
-                        " AND read_up_to_sk = :current"
-                        if current is not None
-                        else " AND attribute_not_exists(read_up_to_sk)"
-                    ),
+                    condition=f"{_ROW_EXISTS} AND {unchanged}",
                     # None values are left out by the serializer.
-                    values={":marker": marker, ":read": now_read or None, ":current": current},
+                    values={
+                        ":marker": marker,
+                        ":marker_uuid": str(marker_uuid),
+                        ":read": now_read or None,
+                        ":current": current,
+                    },
                     return_new=True,
                 )
             except ConditionFailed:
                 continue
             assert updated is not None
             return _conversation_from(updated)
+        raise RowContended(str(row_key))
 
 
-def _read_marker_for(item: Mapping[str, Any], up_to_message_uuid: UUID | None) -> str | None:
-    """The sort key to mark read up to; None when the given message is not one to mark."""
-    if up_to_message_uuid is None or item["last_message_uuid"] == str(up_to_message_uuid):
-        return str(item["last_message_sk"])
-    suffix = f"#{up_to_message_uuid}"
-    matching: Iterable[str] = (sk for sk in item.get("unread_sks", set()) if sk.endswith(suffix))
-    return next(iter(matching), None)
+def _read_target(item: Mapping[str, Any], up_to: UUID | None) -> tuple[str, UUID] | None:
+    """The marker (an unread key) and message uuid to mark read up to; None if not markable."""
+    if up_to is None or item["last_message_uuid"] == str(up_to):
+        created_at, message_uuid = keys.parse_message_sk(str(item["last_message_sk"]))
+        return keys.unread_key(created_at, message_uuid), message_uuid
+    matching: Iterable[str] = (
+        key for key in item.get("unread_message_keys", set()) if keys.unread_key_matches(key, up_to)
+    )
+    marker = next(iter(matching), None)
+    return (marker, up_to) if marker else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 Key = dict[str, str]
@@ -69,6 +69,28 @@ def is_message_pk(pk: str) -> bool:
 
 def group_of_message_pk(pk: str) -> UUID:
     return UUID(pk.removeprefix("MSG#"))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def unread_key(created_at: datetime, message_uuid: UUID) -> str:
+    """A message's compact, order-preserving key in a row's unread set (26 characters).
+
+    Microseconds since the epoch (fixed-width hex) and 48 bits of the uuid: sorts like the
+    message sort key, at 40% of its size, since every unread entry is rewritten on each update.
+    """
+    micros = (created_at - _EPOCH) // _MICROSECOND
+    return f"{micros:014x}{message_uuid.hex[:12]}"
+
+
+def unread_key_of_sk(message_sort_key: str) -> str:
+    return unread_key(*parse_message_sk(message_sort_key))
+
+
+def unread_key_matches(key: str, message_uuid: UUID) -> bool:
+    return key.endswith(message_uuid.hex[:12])
 
 
 def idempotency_key(user_uuid: UUID, client_key: str) -> Key:

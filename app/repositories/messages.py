@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -43,6 +43,7 @@ def message_item(message: Message) -> Item:
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
         "message": message.text,
+        "opens_conversation": message.opens_conversation or None,
     }
 
 
@@ -56,6 +57,7 @@ def message_from_item(item: Item) -> Message:
         sender_display_name=item["sender_display_name"],
         text=item["message"],
         created_at=created_at,
+        opens_conversation=bool(item.get("opens_conversation", False)),
     )
 
 
@@ -88,6 +90,8 @@ class MessagesRepository:
 
         Raises ``IdempotencyKeyUsed`` or ``ConversationExists``; nothing is written then.
         """
+        if new_conversation is not None:
+            message = replace(message, opens_conversation=True)
         item = message_item(message)
         if claim is None and new_conversation is None:
             # Failing means the SDK retried a put whose answer was lost: the key holds this

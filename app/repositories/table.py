@@ -34,6 +34,8 @@ THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
 UNAVAILABLE_CODES = frozenset({"InternalServerError", "ServiceUnavailable"})
+# TransactWriteItems names a throttled item's cancellation reason differently.
+THROTTLING_REASONS = THROTTLING_CODES | {"ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
 class ConditionFailed(Exception):
@@ -92,7 +94,7 @@ async def dynamodb_errors() -> AsyncIterator[None]:
                 reason.get("Code") if reason.get("Code") not in (None, "None") else None
                 for reason in error.response.get("CancellationReasons", [])
             ]
-            if any(reason in THROTTLING_CODES for reason in reasons):
+            if any(reason in THROTTLING_REASONS for reason in reasons):
                 raise Unavailable("DynamoDB is throttling.", code="dynamodb_throttled") from error
             raise TransactionCancelled(reasons) from error
         if code in THROTTLING_CODES:

@@ -1,0 +1,1 @@
+"""Amazon Cognito user-pool triggers, deployed as AWS Lambda functions."""

@@ -1,0 +1,239 @@
+"""The stream handler on real records read from the embedded server's stream."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from app.domain import Message
+from app.repositories import keys
+from app.repositories.conversations import ConversationsRepository
+from app.repositories.messages import MessagesRepository
+from app.repositories.table import Table, serialize
+from app.settings import Settings
+from app.streams import handler as lambda_module
+from app.streams.handler import handle_event
+from tests.conftest import MakeUser, all_items, start_conversation
+from tests.streams.conftest import (
+    CallCounter,
+    StreamReader,
+    event_of,
+    failing_sends,
+    hooked,
+    inbox,
+    message_records,
+    send,
+    sequence_numbers,
+)
+
+pytestmark = pytest.mark.streams
+
+
+async def test_messages_sent_through_the_api_update_both_rows_once_per_conversation(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    table: Table,
+    conversations: ConversationsRepository,
+) -> None:
+    andrew, bayko, carol = await make_user(), await make_user(), await make_user()
+    with_bayko = await start_conversation(client, andrew, bayko, "hello bayko")
+    with_carol = await start_conversation(client, andrew, carol, "hello carol")
+    await send(client, bayko, with_bayko, "hi andrew")
+    await send(client, bayko, with_bayko, "how are you?")
+    await send(client, carol, with_carol, "hey")
+
+    records = await stream.new_records()
+    assert len(message_records(records)) == 5
+    first = records[0]
+    assert first["eventSourceARN"] == stream.stream_arn
+    assert isinstance(first["dynamodb"]["ApproximateCreationDateTime"], float)
+
+    calls = CallCounter()
+    with hooked(table, "before-call.dynamodb", calls):
+        response = await handle_event(event_of(records), conversations)
+    assert response == {"batchItemFailures": []}
+    # Coalesced: one participants query per conversation, however many messages it got.
+    assert calls.operations.count("Query") == 2
+
+    andrews = await inbox(client, andrew)
+    assert list(andrews) == [with_carol, with_bayko]
+    assert (andrews[with_bayko]["message"], andrews[with_bayko]["unread_count"]) == (
+        "how are you?",
+        2,
+    )
+    assert (andrews[with_carol]["message"], andrews[with_carol]["unread_count"]) == ("hey", 1)
+    baykos = await inbox(client, bayko)
+    assert (baykos[with_bayko]["message"], baykos[with_bayko]["unread_count"]) == (
+        "how are you?",
+        1,
+    )
+
+    # A redelivered batch changes nothing and counts nothing twice.
+    assert await handle_event(event_of(records), conversations) == {"batchItemFailures": []}
+    assert await inbox(client, andrew) == andrews
+    assert await inbox(client, bayko) == baykos
+
+
+async def test_records_other_than_message_inserts_are_ignored(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    table: Table,
+    conversations: ConversationsRepository,
+) -> None:
+    andrew, bayko = await make_user(), await make_user()  # user, handle and identity INSERTs
+    group = await start_conversation(client, andrew, bayko)  # two conversation row INSERTs
+    idempotent = await client.post(  # an idempotency record INSERT
+        "/api/messages",
+        json={"message": "once", "message_group_uuid": group},
+        headers={**bayko.headers, "Idempotency-Key": str(uuid4())},
+    )
+    assert idempotent.status_code == 200, idempotent.text
+    [first, once] = await conversations_messages(table, UUID(group))
+    read = await client.post(f"/api/message_groups/{group}/read", headers=andrew.headers)
+    assert read.status_code == 200, read.text  # a conversation row MODIFY
+    await table.update(message_key(first), update="SET edited = :yes", values={":yes": True})
+    await table.client.delete_item(TableName=table.name, Key=serialize(message_key(once)))
+
+    records = await stream.new_records()
+    ignored = [record for record in records if record not in message_records(records)]
+    assert {record["eventName"] for record in ignored} == {"INSERT", "MODIFY", "REMOVE"}
+    prefixes = {record["dynamodb"]["Keys"]["pk"]["S"].split("#")[0] for record in ignored}
+    assert prefixes == {"USER", "HANDLE", "SUB", "GRP", "IDEM", "MSG"}
+
+    before = await all_items(table)
+    calls = CallCounter()
+    with hooked(table, "before-call.dynamodb", calls):
+        response = await handle_event(event_of(ignored), conversations)
+    assert response == {"batchItemFailures": []}
+    assert calls.operations == []
+    assert await all_items(table) == before
+
+
+async def conversations_messages(table: Table, group: UUID) -> list[dict[str, Any]]:
+    page = await table.query(key_condition="pk = :pk", values={":pk": keys.message_pk(group)})
+    return page.items
+
+
+def message_key(item: dict[str, Any]) -> dict[str, str]:
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
+async def test_poison_records_fail_alone(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    table: Table,
+    conversations: ConversationsRepository,
+) -> None:
+    andrew, bayko, carol = await make_user(), await make_user(), await make_user()
+    with_bayko = await start_conversation(client, andrew, bayko)
+    with_carol = await start_conversation(client, andrew, carol)
+    await stream.new_records()  # already applied when the conversations were created
+    # A message item missing its sender: undecodable, retrying will never help.
+    broken = {
+        "pk": keys.message_pk(UUID(with_bayko)),
+        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
+    }
+    await table.put({**broken, "message": "no sender"})
+    # A message of a conversation without rows: its participants are not visible (yet).
+    orphan = Message(
+        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
+    )
+    await MessagesRepository(table).add(orphan)
+    await send(client, carol, with_carol, "still delivered")
+
+    records = await stream.new_records()
+    response = await handle_event(event_of(records), conversations)
+
+    [broken_record, orphan_record, good_record] = message_records(records)
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": broken_record["dynamodb"]["SequenceNumber"]},
+            {"itemIdentifier": orphan_record["dynamodb"]["SequenceNumber"]},
+        ]
+    }
+    assert good_record["dynamodb"]["Keys"]["pk"]["S"] == keys.message_pk(UUID(with_carol))
+    assert (await inbox(client, andrew))[with_carol]["message"] == "still delivered"
+
+
+async def test_a_failing_conversation_update_reports_exactly_its_records(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    table: Table,
+    conversations: ConversationsRepository,
+) -> None:
+    andrew, bayko, carol = await make_user(), await make_user(), await make_user()
+    with_bayko = await start_conversation(client, andrew, bayko)
+    with_carol = await start_conversation(client, andrew, carol)
+    await stream.new_records()
+    for text in ("one", "two"):
+        await send(client, bayko, with_bayko, text)
+        await send(client, carol, with_carol, text)
+    records = await stream.new_records()
+
+    with hooked(table, "before-send.dynamodb.UpdateItem", failing_sends(with_bayko)):
+        response = await handle_event(event_of(records), conversations)
+
+    failed = sequence_numbers(
+        [
+            r
+            for r in records
+            if r["dynamodb"]["Keys"]["pk"]["S"] == keys.message_pk(UUID(with_bayko))
+        ]
+    )
+    assert [failure["itemIdentifier"] for failure in response["batchItemFailures"]] == failed
+    assert len(failed) == 2
+    andrews = await inbox(client, andrew)
+    assert (andrews[with_carol]["message"], andrews[with_carol]["unread_count"]) == ("two", 2)
+    assert (andrews[with_bayko]["message"], andrews[with_bayko]["unread_count"]) == ("hello", 0)
+
+    # Retrying the failed records (as Lambda would) catches up.
+    retried = [record for record in records if record["dynamodb"]["SequenceNumber"] in failed]
+    assert await handle_event(event_of(retried), conversations) == {"batchItemFailures": []}
+    andrews = await inbox(client, andrew)
+    assert (andrews[with_bayko]["message"], andrews[with_bayko]["unread_count"]) == ("two", 2)
+
+
+async def test_lambda_entry_point_reuses_one_client_across_invocations(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko)
+    await send(client, bayko, group, "first reply")
+    first_batch = await stream.new_records()
+    await send(client, bayko, group, "second reply")
+    second_batch = await stream.new_records()
+
+    assert settings.ddb_endpoint_url is not None
+    monkeypatch.setenv("CRUDDUR_DDB_ENDPOINT_URL", settings.ddb_endpoint_url)
+    monkeypatch.setenv("CRUDDUR_TABLE_NAME", settings.table_name)
+    monkeypatch.setenv("CRUDDUR_AWS_REGION", settings.aws_region)
+    try:
+        # The handler runs its own event loop, so it gets a thread of its own.
+        first = await asyncio.to_thread(lambda_module.handler, event_of(first_batch), None)
+        runtime = lambda_module._runtime
+        second = await asyncio.to_thread(lambda_module.handler, event_of(second_batch), None)
+        assert lambda_module._runtime is runtime
+        assert runtime is not None
+        config = runtime.conversations.table.client.meta.config
+        retries = config.retries  # type: ignore[attr-defined]  # set, but not in the stubs
+        assert retries == {"mode": "standard", "total_max_attempts": 5}
+    finally:
+        await asyncio.to_thread(lambda_module.reset_lambda_runtime)
+    assert lambda_module._runtime is None
+
+    assert first == second == {"batchItemFailures": []}
+    andrews = await inbox(client, andrew)
+    assert (andrews[group]["message"], andrews[group]["unread_count"]) == ("second reply", 2)
