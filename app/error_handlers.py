@@ -71,6 +71,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8)
+            return problem_response(InvalidInput("The body is not JSON.", code="body_malformed"))
         body = ProblemDetails(
             title=HTTPStatus(error.status_code).phrase,
             status=error.status_code,

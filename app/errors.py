@@ -110,6 +110,7 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
         responses[error.status] = {
             "model": ProblemDetails,
             "description": error.title,
-            "content": {PROBLEM_JSON: {}},
+            # FastAPI files `model` under application/json; the body is sent as problem+json.
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
         }
     return responses

@@ -1,9 +1,14 @@
 """The embedded DynamoDB-compatible server: moto in server mode, on loopback only.
 
-moto is not safe under concurrent requests: TransactWriteItems snapshots whole tables and, when
-cancelled, restores the snapshot, discarding writes other threads made meanwhile. We therefore
-serve moto with one lock around each request, so every request is atomic and isolated, as it is
-on DynamoDB. Connections are still accepted concurrently.
+Two repairs of moto 5.2.5 make it behave like DynamoDB where our code depends on it:
+- moto is not safe under concurrent requests: TransactWriteItems snapshots whole tables and,
+  when cancelled, restores the snapshot, discarding writes other threads made meanwhile. We
+  serve moto with one lock around each request, so every request is atomic and isolated.
+  Connections are still accepted concurrently.
+- The snapshot includes the table's stream shard, so after a cancelled transaction stream
+  readers keep reading a discarded shard: they see records of writes that never happened and
+  nothing after. The shard is shared instead of copied, and a cancelled transaction's records
+  are dropped from it, as on DynamoDB, where a cancelled transaction writes no stream record.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import StreamShard
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -31,6 +38,34 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 
 # One line per request is noise at our request rates.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def _keep_streams_through_cancelled_transactions() -> None:
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "repaired", False):
+        return
+
+    def share(shard: StreamShard, memo: dict[int, Any]) -> StreamShard:
+        return shard
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        before = {
+            name: (table, table.stream_shard, len(table.stream_shard.items))
+            for name, table in self.tables.items()
+            if table.stream_shard is not None
+        }
+        try:
+            original(self, transact_items)
+        finally:
+            for name, (table, shard, length) in before.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:  # rolled back
+                    del shard.items[length:]
+                    shard.table = restored
+
+    transact_write_items.repaired = True  # type: ignore[attr-defined]
+    StreamShard.__deepcopy__ = share  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 class SerializedApp:
@@ -49,6 +84,7 @@ class EmbeddedDynamoDB:
     """moto on 127.0.0.1 in a background thread of this process (used by the tests)."""
 
     def __init__(self, port: int = 0) -> None:
+        _keep_streams_through_cancelled_transactions()
         app = SerializedApp(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from app.domain import Message, User, pair_conversation_uuid
-from app.errors import Conflict
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import ConversationExists, MessagesRepository
 from app.repositories.table import Table
@@ -24,6 +24,17 @@ DEMO_USERS = (
     ("londo", "Londo Mollari"),
     ("altbrown", "Andrew Brown (alt)"),
 )
+
+
+async def _stored_message_uuids(messages: MessagesRepository, group: UUID) -> set[UUID]:
+    stored: set[UUID] = set()
+    older_than = None
+    while True:
+        page = await messages.page(group, limit=100, older_than=older_than)
+        stored.update(message.uuid for message in page.messages)
+        if page.older_than is None:
+            return stored
+        older_than = page.older_than
 
 
 def demo_user(handle: str, display_name: str) -> User:
@@ -75,21 +86,19 @@ async def _seed_dialogue(table: Table, first: User, second: User) -> int:
         for index, (handle, text) in enumerate(DIALOGUE)
     ]
     messages_repo = MessagesRepository(table)
+    stored = await _stored_message_uuids(messages_repo, group)
     created = 0
     opener, *rest = messages
-    opener_sender = by_handle[opener.sender_handle]
-    opener_recipient = second if opener_sender is first else first
-    try:
-        await messages_repo.add(opener, new_conversation=(opener_sender, opener_recipient))
-        created += 1
-    except ConversationExists:
-        pass
+    if opener.uuid not in stored:
+        opener_sender = by_handle[opener.sender_handle]
+        opener_recipient = second if opener_sender is first else first
+        with contextlib.suppress(ConversationExists):
+            await messages_repo.add(opener, new_conversation=(opener_sender, opener_recipient))
+            created += 1
     for message in rest:
-        try:
+        if message.uuid not in stored:
             await messages_repo.add(message)
             created += 1
-        except Conflict:
-            pass  # stored by an earlier run
     conversations = ConversationsRepository(table)
     # The stream worker would do this too; the seed must not depend on it running.
     await conversations.apply_messages(group, messages)

@@ -4,11 +4,15 @@ through its own lifespan, and signed-in users with tokens from the local issuer.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -18,25 +22,34 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.ddb import open_client
-from app.domain import User
+from app.domain import Message, User, pair_conversation_uuid
 from app.main import create_app
+from app.repositories.conversations import new_row_item
+from app.repositories.messages import message_item
 from app.repositories.schema import create_table, drop_table
 from app.repositories.table import Table, deserialize
-from app.repositories.users import UsersRepository
+from app.repositories.users import UsersRepository, user_items
 from app.settings import Settings
 from app.state import AppState
 from scripts.embedded import EmbeddedDynamoDB
+
+DDB_TARGET = os.environ.get("DDB_TARGET", "moto")
+"""Which DynamoDB-compatible server the suite runs against: ``moto`` or ``dynalite``."""
+TRANSACTIONS_AVAILABLE = DDB_TARGET != "dynalite"
 
 
 @pytest.fixture(scope="session")
 def ddb_endpoint() -> Iterator[str]:
     if url := os.environ.get("DDB_ENDPOINT"):
         yield url
-        return
-    server = EmbeddedDynamoDB()
-    server.start()
-    yield server.endpoint
-    server.stop()
+    elif DDB_TARGET == "dynalite":
+        with dynalite_server() as url:
+            yield url
+    else:
+        server = EmbeddedDynamoDB()
+        server.start()
+        yield server.endpoint
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +84,10 @@ async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
         yield RunningApp(application, manager.app, state)
 
 
+_current_table: list[Table] = []
+"""The test's table, for setup helpers that have no fixture parameter."""
+
+
 @pytest_asyncio.fixture
 async def table(running_app: RunningApp, settings: Settings) -> AsyncIterator[Table]:
     """A fresh, empty table for each test (small tables keep moto's queries fast)."""
@@ -78,7 +95,20 @@ async def table(running_app: RunningApp, settings: Settings) -> AsyncIterator[Ta
         client = await open_client(settings, stack)
         await drop_table(client, settings.table_name)
         await create_table(client, settings.table_name)
-        yield Table(client, settings.table_name)
+        _current_table[:] = [Table(client, settings.table_name)]
+        yield _current_table[0]
+        _current_table.clear()
+
+
+async def create_user(table: Table, user: User) -> User:
+    """Through the repository's transaction; on a server without transactions (dynalite) the
+    same items, one conditional put each, so the other tests can run there too."""
+    if TRANSACTIONS_AVAILABLE:
+        return await UsersRepository(table).create(user)
+    stored = replace(user, created_at=datetime.now(UTC))
+    for item in user_items(stored):
+        await table.put(item, condition="attribute_not_exists(pk)")
+    return stored
 
 
 @pytest_asyncio.fixture
@@ -101,8 +131,8 @@ MakeUser = Callable[..., Awaitable[SignedIn]]
 async def make_user(client: httpx.AsyncClient, table: Table) -> MakeUser:
     async def make(handle: str | None = None, display_name: str | None = None) -> SignedIn:
         handle = handle or f"user_{uuid4().hex[:10]}"
-        user = await UsersRepository(table).create(
-            User(uuid4(), handle, display_name or handle.title(), cognito_sub=str(uuid4()))
+        user = await create_user(
+            table, User(uuid4(), handle, display_name or handle.title(), cognito_sub=str(uuid4()))
         )
         response = await client.post("/api/dev/tokens", json={"handle": handle})
         assert response.status_code == 200, response.text
@@ -124,6 +154,9 @@ async def all_items(table: Table) -> list[dict[str, object]]:
 async def start_conversation(
     client: httpx.AsyncClient, sender: SignedIn, recipient: SignedIn, text: str = "hello"
 ) -> str:
+    """Pattern D through HTTP; without transactions, the items its transaction would write."""
+    if not TRANSACTIONS_AVAILABLE:
+        return str(await _write_conversation(sender.user, recipient.user, text))
     response = await client.post(
         "/api/messages",
         json={"message": text, "handle": recipient.user.handle},
@@ -131,3 +164,66 @@ async def start_conversation(
     )
     assert response.status_code == 200, response.text
     return str(response.json()["message_group_uuid"])
+
+
+async def _write_conversation(sender: User, recipient: User, text: str) -> UUID:
+    [table] = _current_table
+    group = pair_conversation_uuid(sender.uuid, recipient.uuid)
+    opener = Message(
+        uuid=uuid4(),
+        message_group_uuid=group,
+        sender_uuid=sender.uuid,
+        sender_handle=sender.handle,
+        sender_display_name=sender.display_name,
+        text=text,
+        created_at=datetime.now(UTC),
+        opens_conversation=True,
+    )
+    for item in (
+        message_item(opener),
+        new_row_item(sender, recipient, opener),
+        new_row_item(recipient, sender, opener),
+    ):
+        await table.put(item, condition="attribute_not_exists(pk)")
+    return group
+
+
+@contextmanager
+def dynalite_server() -> Iterator[str]:
+    """dynalite (npm, in memory) on a free loopback port; `npm ci` installs it."""
+    binary = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "dynalite"
+    with socket.socket() as probe:  # dynalite cannot pick a port itself (--port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603 - our pinned dev dependency
+        [
+            str(binary),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--createTableMs",
+            "0",
+            "--deleteTableMs",
+            "0",
+            "--updateTableMs",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(endpoint, timeout=0.5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("dynalite did not start") from None
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=5)

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid5
 
-from app.cognito.lambda_runtime import LambdaRuntime
 from app.domain import User
 from app.errors import Conflict
+from app.lambda_runtime import LambdaRuntime
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN
 

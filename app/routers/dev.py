@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.deps import State, UsersRepo
-from app.errors import InvalidInput, NotFound, problem_responses
+from app.errors import InvalidInput, NotFound, PayloadTooLarge, problem_responses
 from app.schemas import DevTokenRequest, TokenOut
 
 router = APIRouter(tags=["development"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["development"])
 @router.post(
     "/api/dev/tokens",
     summary="Mint a local access token for a user (development only)",
-    responses=problem_responses(InvalidInput, NotFound),
+    responses=problem_responses(PayloadTooLarge, InvalidInput, NotFound),
 )
 async def mint_token(body: DevTokenRequest, state: State, users: UsersRepo) -> TokenOut:
     assert state.local_issuer is not None  # the router is only mounted in local mode

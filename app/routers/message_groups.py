@@ -23,11 +23,47 @@ from app.schemas import ConversationOut, MarkReadRequest, ReadStateOut
 router = APIRouter(prefix="/api", tags=["conversations"])
 
 
+# OpenAPI links: where a response's ids lead next (for readers, and schemathesis' stateful runs).
+_FIRST_CONVERSATION = "$response.body#/0/uuid"
+_LISTING_LINKS = {
+    "ReadFirstConversation": {
+        "operationId": "read_messages_api_messages__message_group_uuid__get",
+        "parameters": {"message_group_uuid": _FIRST_CONVERSATION},
+        "description": "The messages of the most recently active conversation.",
+    },
+    "MarkFirstConversationRead": {
+        "operationId": "mark_read_api_message_groups__message_group_uuid__read_post",
+        "parameters": {"message_group_uuid": _FIRST_CONVERSATION},
+        "description": "Mark the most recently active conversation read.",
+    },
+    "ReplyInFirstConversation": {
+        "operationId": "send_message_api_messages_post",
+        "requestBody": {"message_group_uuid": _FIRST_CONVERSATION},
+        "description": "Send a message into the most recently active conversation.",
+    },
+    "FirstCorrespondent": {
+        "operationId": "user_short_api_users___handle__short_get",
+        "parameters": {"handle": "$response.body#/0/handle"},
+        "description": "The other participant of the most recently active conversation.",
+    },
+}
+_READ_STATE_LINKS = {
+    "ReadConversation": {
+        "operationId": "read_messages_api_messages__message_group_uuid__get",
+        "parameters": {"message_group_uuid": "$response.body#/message_group_uuid"},
+        "description": "The conversation just marked read.",
+    },
+}
+
+
 @router.get(
     "/message_groups",
     summary="My conversations, newest activity first",
     description='More pages through the `Link` header\'s `rel="next"`.',
-    responses=problem_responses(InvalidInput, Unauthenticated, Unavailable, RateLimited),
+    responses={
+        **problem_responses(InvalidInput, Unauthenticated, Unavailable, RateLimited),
+        200: {"links": _LISTING_LINKS},
+    },
     dependencies=[ReadLimit],
 )
 async def list_conversations(
@@ -46,9 +82,12 @@ async def list_conversations(
 @router.post(
     "/message_groups/{message_group_uuid}/read",
     summary="Mark a conversation read, up to the latest or a given message",
-    responses=problem_responses(
-        PayloadTooLarge, InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited
-    ),
+    responses={
+        **problem_responses(
+            PayloadTooLarge, InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited
+        ),
+        200: {"links": _READ_STATE_LINKS},
+    },
     dependencies=[ReadLimit],
 )
 async def mark_read(

@@ -35,6 +35,29 @@ IdempotencyKey = Annotated[
 ]
 
 
+# OpenAPI links: where a response's ids lead next (for readers, and schemathesis' stateful runs).
+_SENT_LINKS = {
+    "ReadConversation": {
+        "operationId": "read_messages_api_messages__message_group_uuid__get",
+        "parameters": {"message_group_uuid": "$response.body#/message_group_uuid"},
+        "description": "The conversation the message went into.",
+    },
+    "MarkReadUpToIt": {
+        "operationId": "mark_read_api_message_groups__message_group_uuid__read_post",
+        "parameters": {"message_group_uuid": "$response.body#/message_group_uuid"},
+        "requestBody": {"up_to_message_uuid": "$response.body#/uuid"},
+        "description": "Mark the conversation read up to this message.",
+    },
+}
+_PAGE_LINKS = {
+    "MarkRead": {
+        "operationId": "mark_read_api_message_groups__message_group_uuid__read_post",
+        "parameters": {"message_group_uuid": "$request.path.message_group_uuid"},
+        "description": "Mark this conversation read.",
+    },
+}
+
+
 @router.get(
     "/messages/{message_group_uuid}",
     summary="A page of a conversation's messages, oldest first within the page",
@@ -43,7 +66,10 @@ IdempotencyKey = Annotated[
         '`rel="next"` (older messages) and `rel="prev"` (only messages newer than this page, '
         "for polling)."
     ),
-    responses=problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited),
+    responses={
+        **problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited),
+        200: {"links": _PAGE_LINKS},
+    },
     dependencies=[ReadLimit],
 )
 async def read_messages(
@@ -67,15 +93,18 @@ async def read_messages(
         "With `message_group_uuid`, sends into that conversation (you must be a member). "
         "With `handle`, sends to that user, starting the conversation if there is none."
     ),
-    responses=problem_responses(
-        PayloadTooLarge,
-        InvalidInput,
-        Unauthenticated,
-        NotFound,
-        Conflict,
-        RateLimited,
-        Unavailable,
-    ),
+    responses={
+        **problem_responses(
+            PayloadTooLarge,
+            InvalidInput,
+            Unauthenticated,
+            NotFound,
+            Conflict,
+            RateLimited,
+            Unavailable,
+        ),
+        200: {"links": _SENT_LINKS},
+    },
     dependencies=[SendLimit],
 )
 async def send_message(

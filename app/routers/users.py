@@ -7,16 +7,36 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.deps import CurrentUser, ReadLimit, UsersRepo
-from app.errors import NotFound, RateLimited, Unauthenticated, Unavailable, problem_responses
+from app.errors import (
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    problem_responses,
+)
 from app.schemas import Handle, MeOut, UserShortOut
 
 router = APIRouter(prefix="/api", tags=["users"])
 
 
+# OpenAPI link: where the response leads next (for readers, and schemathesis' stateful runs).
+_PROFILE_LINKS = {
+    "MessageThisUser": {
+        "operationId": "send_message_api_messages_post",
+        "requestBody": {"handle": "$response.body#/handle"},
+        "description": "Send this user a message, starting a conversation if there is none.",
+    },
+}
+
+
 @router.get(
     "/users/@{handle}/short",
     summary="A user's short profile, by handle (case-insensitive)",
-    responses=problem_responses(Unauthenticated, NotFound, Unavailable, RateLimited),
+    responses={
+        **problem_responses(InvalidInput, Unauthenticated, NotFound, Unavailable, RateLimited),
+        200: {"links": _PROFILE_LINKS},
+    },
     dependencies=[ReadLimit],
 )
 async def user_short(

@@ -13,18 +13,16 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from app.ddb import open_client
 from app.domain import Message
 from app.errors import ServiceError
+from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import message_from_item
-from app.repositories.table import Table, deserialize
+from app.repositories.table import deserialize
 from app.settings import Settings
 from app.streams.events import sequence_number
 
@@ -114,43 +112,23 @@ async def handle_event(
     }
 
 
-@dataclass(frozen=True)
-class _LambdaRuntime:
-    """What a Lambda container keeps between invocations: opening a client costs ~100s of ms."""
-
-    loop: asyncio.AbstractEventLoop
-    resources: AsyncExitStack
-    conversations: ConversationsRepository
-
-
-_runtime: _LambdaRuntime | None = None
+def _lambda_settings() -> Settings:
+    """``CRUDDUR_*`` from the function's environment, with more attempts than the API allows:
+    nobody waits on a stream batch, and a failed one is retried as a whole."""
+    configured = Settings()
+    attempts = max(configured.ddb_max_attempts, LAMBDA_MIN_ATTEMPTS)
+    return configured.model_copy(update={"ddb_max_attempts": attempts})
 
 
-def _lambda_runtime() -> _LambdaRuntime:
-    global _runtime
-    if _runtime is None:
-        configured = Settings()
-        settings = configured.model_copy(
-            update={"ddb_max_attempts": max(configured.ddb_max_attempts, LAMBDA_MIN_ATTEMPTS)}
-        )
-        loop = asyncio.new_event_loop()
-        resources = AsyncExitStack()
-        client = loop.run_until_complete(open_client(settings, resources))
-        conversations = ConversationsRepository(Table(client, settings.table_name))
-        _runtime = _LambdaRuntime(loop, resources, conversations)
-    return _runtime
+runtime: LambdaRuntime[ConversationsRepository] = LambdaRuntime(
+    ConversationsRepository, _lambda_settings
+)
 
 
 def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
-    """AWS Lambda entry point (synchronous); settings come from the ``CRUDDUR_*`` environment."""
-    runtime = _lambda_runtime()
-    return runtime.loop.run_until_complete(handle_event(event, runtime.conversations))
+    """AWS Lambda entry point (synchronous): one loop and one client per container."""
 
+    async def work(conversations: ConversationsRepository) -> BatchResponse:
+        return await handle_event(event, conversations)
 
-def reset_lambda_runtime() -> None:
-    """Close the cached client and loop; a real container simply ends, tests call this."""
-    global _runtime
-    runtime, _runtime = _runtime, None
-    if runtime is not None:
-        runtime.loop.run_until_complete(runtime.resources.aclose())
-        runtime.loop.close()
+    return runtime.run(work)

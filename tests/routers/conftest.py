@@ -18,10 +18,9 @@ from app.domain import User
 from app.main import create_app
 from app.repositories.schema import create_table, drop_table
 from app.repositories.table import Table
-from app.repositories.users import UsersRepository
 from app.settings import Settings
 from app.state import AppState
-from tests.conftest import RunningApp, SignedIn
+from tests.conftest import RunningApp, SignedIn, create_user
 
 
 @dataclass(frozen=True)
@@ -81,8 +80,8 @@ async def sign_up(
     """A user with a sign-in identity, and a token from the app's own local issuer."""
     issuer = running_app.state.local_issuer
     assert issuer is not None
-    user = await UsersRepository(table).create(
-        User(uuid4(), handle, display_name or handle.title(), cognito_sub=str(uuid4()))
+    user = await create_user(
+        table, User(uuid4(), handle, display_name or handle.title(), cognito_sub=str(uuid4()))
     )
     assert user.cognito_sub is not None
     token = issuer.mint_access_token(sub=user.cognito_sub, username=handle, lifetime_seconds=600)

@@ -32,9 +32,8 @@ from app.auth import LOCAL_CLIENT_ID, LOCAL_ISSUER
 from app.auth.local_issuer import KEY_FILE_NAME
 from app.domain import User
 from app.repositories.table import Table
-from app.repositories.users import UsersRepository
 from app.settings import Settings
-from tests.conftest import RunningApp, SignedIn, all_items
+from tests.conftest import RunningApp, SignedIn, all_items, create_user
 from tests.routers.conftest import (
     ServedApp,
     closed_loopback_url,
@@ -137,7 +136,7 @@ class Residents:
 @pytest_asyncio.fixture(scope="module")
 async def residents(running_app: RunningApp, module_table: Table) -> Residents:
     no_login = User(uuid4(), "no_login", "No Login", cognito_sub=None)
-    await UsersRepository(module_table).create(no_login)
+    await create_user(module_table, no_login)
     return Residents(
         module_table,
         await sign_up(running_app, module_table, "andrew"),

@@ -223,16 +223,16 @@ async def test_lambda_entry_point_reuses_one_client_across_invocations(
     try:
         # The handler runs its own event loop, so it gets a thread of its own.
         first = await asyncio.to_thread(lambda_module.handler, event_of(first_batch), None)
-        runtime = lambda_module._runtime
+        conversations = lambda_module.runtime._resource
         second = await asyncio.to_thread(lambda_module.handler, event_of(second_batch), None)
-        assert lambda_module._runtime is runtime
-        assert runtime is not None
-        config = runtime.conversations.table.client.meta.config
+        assert lambda_module.runtime._resource is conversations  # reused, not reopened
+        assert conversations is not None
+        config = conversations.table.client.meta.config
         retries = config.retries  # type: ignore[attr-defined]  # set, but not in the stubs
         assert retries == {"mode": "standard", "total_max_attempts": 5}
     finally:
-        await asyncio.to_thread(lambda_module.reset_lambda_runtime)
-    assert lambda_module._runtime is None
+        await asyncio.to_thread(lambda_module.runtime.close)
+    assert lambda_module.runtime._resource is None
 
     assert first == second == {"batchItemFailures": []}
     andrews = await inbox(client, andrew)

@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# The API: uvicorn serving app.main:create_app as a non-root user, with the runtime
+# dependencies of pyproject.toml at the versions and hashes of requirements.lock.
+# Build: docker build -t cruddur-messaging .   (see deploy/README.md for running it)
+
+# Same Python as the Lambda functions (Runtime: python3.12 in deploy/template.yaml).
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1
+# The uv the Makefile uses: it verifies the lock's hashes, also when they come as constraints.
+RUN python -m pip install "uv==0.13.9"
+WORKDIR /src
+COPY pyproject.toml requirements.lock ./
+# Only [project].dependencies (no dev extra), each pinned and hash-checked by the lock.
+RUN python -m venv /opt/venv \
+    && uv pip install --python /opt/venv/bin/python --require-hashes --compile-bytecode \
+        --constraint requirements.lock --requirements pyproject.toml
+
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 cruddur \
+    && useradd --system --uid 10001 --gid cruddur --no-create-home --shell /usr/sbin/nologin cruddur
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /srv
+COPY app ./app
+RUN python -m compileall -q app
+# FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-* headers uvicorn believes (with
+# --proxy-headers); set it to the load balancer's subnets when deploying.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    CRUDDUR_AUTH_MODE=cognito \
+    FORWARDED_ALLOW_IPS=127.0.0.1
+# Numeric, so orchestrators can verify the image does not run as root.
+USER 10001:10001
+EXPOSE 4567
+# Liveness only (the process answers); the load balancer's target check should use /readyz.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4567/livez', timeout=2)"]
+# Graceful shutdown below ECS's default 30 s stop timeout; --lifespan on: a failed start-up
+# (missing Cognito settings, say) stops the container instead of serving without state.
+CMD ["uvicorn", "--factory", "app.main:create_app", \
+     "--host", "0.0.0.0", "--port", "4567", \
+     "--proxy-headers", "--timeout-graceful-shutdown", "20", "--no-server-header", \
+     "--loop", "uvloop", "--http", "httptools", "--lifespan", "on"]

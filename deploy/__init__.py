@@ -1,0 +1,1 @@
+"""Deployment to AWS: CloudFormation template, Lambda packaging, IAM derivation (README.md)."""

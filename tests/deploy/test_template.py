@@ -1,0 +1,194 @@
+"""The template lints clean, and its table is the one the code creates locally."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+from cfnlint import api as cfn_lint
+
+from app.domain import Message, User, pair_conversation_uuid
+from app.repositories import keys
+from app.repositories.conversations import ConversationsRepository, new_row_item
+from app.repositories.messages import message_item
+from app.repositories.schema import TTL_ATTRIBUTE, table_definition
+from app.repositories.table import serialize
+from app.settings import Settings
+from app.streams.handler import handle_event
+from deploy.build_lambda import HANDLER_MODULES, PYTHON_VERSION
+from tests.deploy.cfn import ACCOUNT, TEMPLATE, load_template, render
+
+TABLE_SHAPE = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+)
+
+
+def test_cfn_lint_finds_nothing_including_informational_checks() -> None:
+    config = cfn_lint.ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"])
+    matches = cfn_lint.lint(TEMPLATE.read_text(encoding="utf-8"), config=config)
+    assert [str(match) for match in matches] == []
+
+
+def _normalised(value: Any) -> Any:
+    """Order-insensitive where DynamoDB is: lists of definitions compare as sorted sets."""
+    if isinstance(value, dict):
+        return {key: _normalised(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted((_normalised(item) for item in value), key=json.dumps)
+    return value
+
+
+def test_table_keys_indexes_and_stream_are_exactly_the_code_s_schema() -> None:
+    table = render(TableName="cruddur-messages-prod").properties("Table")
+    expected = table_definition("cruddur-messages-prod")
+
+    assert table["TableName"] == expected["TableName"]
+    for shape in TABLE_SHAPE:
+        assert _normalised(table[shape]) == _normalised(expected[shape]), shape
+    stream = expected["StreamSpecification"]
+    assert stream["StreamEnabled"] is True
+    assert table["StreamSpecification"] == {"StreamViewType": stream["StreamViewType"]}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_table_is_protected_against_loss() -> None:
+    table = render(RecoveryPeriodDays="7").properties("Table")
+
+    assert table["DeletionProtectionEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True,
+        "RecoveryPeriodInDays": "7",
+    }
+    # A stack deletion or a replacing update leaves the table (and its data) in place.
+    resource = load_template()["Resources"]["Table"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_functions_run_the_packaged_handlers_on_the_packaged_platform() -> None:
+    rendered = render(TableName="cruddur-messages-prod", LogRetentionDays="14")
+    functions = {
+        "StreamHandlerFunction": "StreamHandlerLogGroup",
+        "PostConfirmationFunction": "PostConfirmationLogGroup",
+    }
+    handlers = set()
+    for function, log_group in functions.items():
+        properties = rendered.properties(function)
+        handlers.add(properties["Handler"])
+        assert properties["Runtime"] == f"python{PYTHON_VERSION}"
+        assert properties["Architectures"] == ["arm64"]  # build_lambda's default platform
+        assert properties["Environment"]["Variables"] == {
+            "CRUDDUR_TABLE_NAME": "cruddur-messages-prod",
+            "CRUDDUR_AWS_REGION": "us-east-1",
+        }
+        assert properties["LoggingConfig"]["LogGroup"] == rendered.physical_ids[log_group]
+        assert rendered.properties(log_group)["RetentionInDays"] == "14"
+    assert handlers == {f"{module}.handler" for module in HANDLER_MODULES}
+    # Cognito waits 5 s for a trigger; a longer timeout would only hide a failed sign-up.
+    assert rendered.properties("PostConfirmationFunction")["Timeout"] <= 5
+
+
+def test_the_stream_mapping_retries_boundedly_and_parks_failures_in_an_encrypted_queue() -> None:
+    rendered = render()
+    mapping = rendered.properties("StreamEventSourceMapping")
+
+    assert mapping["EventSourceArn"] == rendered.arn("Table", "StreamArn")
+    assert mapping["FunctionName"] == rendered.physical_ids["StreamHandlerFunction"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 <= mapping["MaximumRetryAttempts"] <= 10
+    assert 60 <= mapping["MaximumRecordAgeInSeconds"] <= 24 * 3600
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": rendered.arn("StreamFailureQueue")}
+    }
+    assert rendered.properties("StreamFailureQueue")["SqsManagedSseEnabled"] is True
+
+
+def _filter_accepts(pattern: Any, record: Any) -> bool:
+    """Lambda event filtering for the pattern forms the template uses (values, prefix)."""
+    if isinstance(pattern, dict):
+        return isinstance(record, dict) and all(
+            key in record and _filter_accepts(sub, record[key]) for key, sub in pattern.items()
+        )
+    return any(
+        record.startswith(rule["prefix"]) if isinstance(rule, dict) else record == rule
+        for rule in pattern
+    )
+
+
+def _record(event_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    keys = {"pk": item["pk"], "sk": item["sk"]}
+    return {
+        "eventName": event_name,
+        "dynamodb": {"Keys": serialize(keys), "NewImage": serialize(item), "SequenceNumber": "1"},
+    }
+
+
+class _RecordingConversations:
+    """Stands in for ConversationsRepository: notes which messages the handler applies."""
+
+    def __init__(self) -> None:
+        self.applied: list[Message] = []
+
+    async def apply_messages(self, message_group_uuid: UUID, messages: list[Message]) -> None:
+        self.applied += messages
+
+
+async def _handler_acts_on(record: dict[str, Any]) -> bool:
+    conversations = _RecordingConversations()
+    await handle_event({"Records": [record]}, cast(ConversationsRepository, conversations))
+    return bool(conversations.applied)
+
+
+async def test_only_message_inserts_invoke_the_stream_handler() -> None:
+    """The mapping's filter lets through exactly the records the handler acts on."""
+    andrew, bayko = (User(uuid4(), handle, handle.title()) for handle in ("andrew", "bayko"))
+    group = pair_conversation_uuid(andrew.uuid, bayko.uuid)
+    message = Message(uuid4(), group, andrew.uuid, "andrew", "Andrew", "hi", datetime.now(UTC))
+    row = new_row_item(bayko, andrew, message)
+    user = {**keys.user_key(andrew.uuid), "handle": "andrew"}
+    records = [
+        _record("INSERT", message_item(message)),
+        _record("MODIFY", message_item(message)),
+        _record("INSERT", row),  # a new conversation's rows
+        _record("MODIFY", row),  # the handler's own summary updates
+        _record("INSERT", user),
+        _record("REMOVE", user),
+    ]
+    [rule] = render().properties("StreamEventSourceMapping")["FilterCriteria"]["Filters"]
+    pattern = json.loads(rule["Pattern"])
+
+    accepted = [_filter_accepts(pattern, record) for record in records]
+    assert accepted == [await _handler_acts_on(record) for record in records]
+    assert accepted == [True, False, False, False, False, False]
+
+
+def test_the_api_environment_output_is_a_valid_production_configuration() -> None:
+    output = render(TableName="cruddur-messages-prod").outputs["ApiEnvironment"]
+    variables = dict(assignment.split("=", 1) for assignment in output.split())
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        cursor_secret="s" * 32,  # from a secret store, never a stack output
+        **{name.removeprefix("CRUDDUR_").lower(): value for name, value in variables.items()},
+    )
+    assert (settings.auth_mode, settings.table_name) == ("cognito", "cruddur-messages-prod")
+    assert settings.cognito_app_client_ids == ["client-one", "client-two"]
+    assert (
+        settings.cognito_issuer == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1"
+    )
+
+
+def test_only_the_configured_user_pool_may_invoke_the_trigger() -> None:
+    permission = render().properties("PostConfirmationInvokedByUserPool")
+
+    assert permission["Principal"] == "cognito-idp.amazonaws.com"
+    assert permission["SourceArn"] == (
+        f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_Example1"
+    )
