@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint typecheck lock clean
+.PHONY: run test install lint typecheck lock clean lambda iam image
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -27,6 +27,16 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Deployment helpers (see deploy/README.md).
+lambda: install
+	$(BIN)/python -m deploy.build_lambda --out build/lambda.zip
+
+iam: install
+	$(BIN)/python -m deploy.iam_actions
+
+image:
+	docker build -t cruddur-messaging .
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: $(BIN)/uv
