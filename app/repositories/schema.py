@@ -104,10 +104,13 @@ async def _enable_ttl(client: DynamoDBClient, table_name: str) -> None:
 
 
 async def drop_table(client: DynamoDBClient, table_name: str) -> bool:
-    """Delete the table; False when there was none."""
+    """Delete the table and wait until it is gone; False when there was none."""
     async with dynamodb_errors():
         try:
             await client.delete_table(TableName=table_name)
         except client.exceptions.ResourceNotFoundException:
             return False
+        # Deletion is asynchronous (DELETING): a create right after it would be refused.
+        waiter = client.get_waiter("table_not_exists")
+        await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     return True

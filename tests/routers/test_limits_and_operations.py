@@ -131,6 +131,7 @@ async def test_request_ids_are_echoed_or_generated(client: httpx.AsyncClient) ->
     assert len(generated) == 32
 
 
+@pytest.mark.transactions
 async def test_logs_carry_the_request_id_and_never_tokens_or_message_text(
     client: httpx.AsyncClient, make_user: MakeUser, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -194,6 +195,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.transactions
 async def test_sigterm_turns_readiness_503_first_and_lets_in_flight_requests_finish(
     settings: Settings, client: httpx.AsyncClient, make_user: MakeUser
 ) -> None:

@@ -20,6 +20,7 @@ async def send(
     return await client.post("/api/messages", json=body, headers={**who.headers, **headers})
 
 
+@pytest.mark.transactions
 async def test_message_a_handle_creates_one_conversation_with_a_deterministic_uuid(
     client: httpx.AsyncClient, make_user: MakeUser, table: Table
 ) -> None:
@@ -114,6 +115,7 @@ async def test_malformed_json_is_a_422_problem(
     assert response.json()["code"] == "body_malformed"
 
 
+@pytest.mark.transactions
 async def test_a_1024_character_message_is_accepted(
     client: httpx.AsyncClient, make_user: MakeUser
 ) -> None:
@@ -160,6 +162,7 @@ async def test_fifty_concurrent_sends_are_all_stored_distinct_and_ordered(
     assert keys == sorted(keys)
 
 
+@pytest.mark.transactions
 async def test_simultaneous_first_messages_end_in_one_conversation(
     client: httpx.AsyncClient, make_user: MakeUser, table: Table
 ) -> None:
@@ -180,6 +183,7 @@ async def test_simultaneous_first_messages_end_in_one_conversation(
         assert sorted(m["message"] for m in page.json()) == ["hi andrew", "hi bayko"]
 
 
+@pytest.mark.transactions
 async def test_idempotent_retry_returns_the_original_and_stores_nothing_new(
     client: httpx.AsyncClient, make_user: MakeUser, table: Table
 ) -> None:
@@ -203,6 +207,7 @@ async def test_idempotent_retry_returns_the_original_and_stores_nothing_new(
     assert sorted(str(m["message"]) for m in messages) == ["once more", "only once"]
 
 
+@pytest.mark.transactions
 async def test_reusing_an_idempotency_key_with_another_body_is_refused(
     client: httpx.AsyncClient, make_user: MakeUser, table: Table
 ) -> None:
@@ -218,6 +223,7 @@ async def test_reusing_an_idempotency_key_with_another_body_is_refused(
     assert await all_items(table) == before
 
 
+@pytest.mark.transactions
 async def test_idempotency_keys_are_per_user(
     client: httpx.AsyncClient, make_user: MakeUser
 ) -> None:

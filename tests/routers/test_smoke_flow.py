@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import MakeUser
 
 
+@pytest.mark.transactions
 async def test_first_message_by_handle_then_reply_then_lists(
     client: httpx.AsyncClient, make_user: MakeUser
 ) -> None:

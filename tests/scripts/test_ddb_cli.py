@@ -36,6 +36,7 @@ def json_lines(out: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.ttl
 def test_schema_load_creates_the_contract_table_and_is_idempotent(
     cli_env: None, capsys: pytest.CaptureFixture[str], ddb_endpoint: str
 ) -> None:
@@ -71,6 +72,7 @@ def test_schema_load_creates_the_contract_table_and_is_idempotent(
     assert ttl["AttributeName"] == "expires_at"
 
 
+@pytest.mark.transactions
 def test_seed_twice_changes_nothing(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "schema-load")
     code, out, _ = run(capsys, "seed")
@@ -92,6 +94,7 @@ def test_seed_twice_changes_nothing(cli_env: None, capsys: pytest.CaptureFixture
     }
 
 
+@pytest.mark.transactions
 def test_pattern_scripts_print_items_and_consumed_capacity(
     cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,6 +140,7 @@ def test_drop_refuses_without_the_table_name(
     assert TABLE not in run(capsys, "list-tables")[1].split()
 
 
+@pytest.mark.transactions
 def test_users_create_and_a_taken_handle(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "schema-load")
     code, out, _ = run(capsys, "users", "create", "--handle", "g_kar", "--display-name", "G'Kar")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 
 from app.domain import Message
 from app.repositories.conversations import UNREAD_CAP, ConversationsRepository
@@ -16,6 +17,7 @@ from tests.conftest import MakeUser, SignedIn, start_conversation
 from tests.streams.conftest import CallCounter, StreamReader, event_of, hooked
 
 
+@pytest.mark.streams
 async def test_the_opening_message_record_costs_no_dynamodb_call(
     client: httpx.AsyncClient,
     make_user: MakeUser,
