@@ -20,7 +20,10 @@ from app.state import AppState
 bearer_scheme = HTTPBearer(auto_error=False, bearerFormat="JWT", description="Cognito access token")
 
 
-def get_state(request: Request) -> AppState:
+# The providers below are ``async def`` although they never await: FastAPI runs a plain
+# ``def`` dependency in its thread pool, and three thread hand-offs per request cost more
+# CPU than the rest of the dependency graph (bench/, issue 6).
+async def get_state(request: Request) -> AppState:
     state: AppState = request.state.app_state
     return state
 
@@ -28,14 +31,14 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_users_repo(state: State) -> UsersRepository:
+async def get_users_repo(state: State) -> UsersRepository:
     return UsersRepository(state.table)
 
 
 UsersRepo = Annotated[UsersRepository, Depends(get_users_repo)]
 
 
-def get_messaging(state: State, users: UsersRepo) -> MessagingService:
+async def get_messaging(state: State, users: UsersRepo) -> MessagingService:
     return MessagingService(
         users,
         ConversationsRepository(state.table),

@@ -18,7 +18,7 @@ import uvicorn
 
 from app.main import create_app
 from app.observability import configure_logging
-from app.settings import Settings
+from app.settings import Settings, settings_or_exit
 from app.state import Lifecycle
 
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-*")
     parser.add_argument("--graceful-timeout", type=float, default=20.0)
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = settings_or_exit("app.serve")
     configure_logging(settings)
     server = build_server(
         settings,

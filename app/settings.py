@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_NAMES = {"localhost"}
@@ -164,3 +165,19 @@ class Settings(BaseSettings):
     @property
     def is_local(self) -> bool:
         return self.auth_mode == "local"
+
+
+def settings_or_exit(program: str) -> Settings:
+    """The settings for a command-line entry point; a clear message and exit 2 if invalid."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "\n".join(
+            f"  CRUDDUR_{'_'.join(map(str, problem['loc'])).upper() or 'SETTINGS'}: "
+            f"{problem['msg']}"
+            for problem in error.errors()
+        )
+        print(
+            f"{program}: invalid configuration (environment or .env):\n{problems}", file=sys.stderr
+        )
+        raise SystemExit(2) from None

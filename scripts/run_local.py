@@ -19,7 +19,7 @@ from app.observability import configure_logging
 from app.repositories.schema import create_table
 from app.repositories.table import Table
 from app.serve import build_server
-from app.settings import Settings
+from app.settings import Settings, settings_or_exit
 from app.streams.worker import run_worker
 from scripts.seed import seed
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4567, help="API port (default 4567)")
     parser.add_argument("--ddb-port", type=int, default=8000, help="embedded DynamoDB port")
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = settings_or_exit("run_local")
     configure_logging(settings)
     with ExitStack() as stack:
         if settings.ddb_endpoint_url is None:

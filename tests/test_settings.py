@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +202,20 @@ def test_the_jwks_url_can_point_at_a_loopback_or_https_mirror() -> None:
 def test_cognito_region_overrides_the_pool_prefix() -> None:
     settings = make(**COGNITO, cognito_region="us-west-2")
     assert settings.cognito_issuer.startswith("https://cognito-idp.us-west-2.amazonaws.com/")
+
+
+@pytest.mark.parametrize("module", ["app.serve", "scripts.run_local", "app.streams.worker"])
+def test_entry_points_refuse_bad_configuration_with_a_clear_message(module: str) -> None:
+    result = subprocess.run(  # noqa: S603 - our own modules
+        [sys.executable, "-m", module],
+        env={"PATH": "/usr/bin:/bin", "CRUDDUR_TABLE_NAME": "x", "CRUDDUR_DDB_MAX_ATTEMPTS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr
+    assert "CRUDDUR_TABLE_NAME" in result.stderr
+    assert "CRUDDUR_DDB_MAX_ATTEMPTS" in result.stderr
+    assert "Traceback" not in result.stderr

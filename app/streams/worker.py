@@ -27,7 +27,7 @@ from app.ddb import open_client
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.schema import describe_table
 from app.repositories.table import Table
-from app.settings import Settings
+from app.settings import Settings, settings_or_exit
 from app.streams.checkpoints import CheckpointFile
 from app.streams.events import lambda_event, sequence_number
 from app.streams.handler import BatchResponse, handle_event
@@ -325,7 +325,7 @@ async def _run_until_signalled(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_run_until_signalled(Settings()))
+    asyncio.run(_run_until_signalled(settings_or_exit("app.streams.worker")))
 
 
 if __name__ == "__main__":
