@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Direct messages for Cruddur, on a DynamoDB single-table design.",
         lifespan=lifespan,
+        # Stable operation ids (the route functions' names) for clients and OpenAPI links.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.lifecycle = lifecycle  # the server entry point flips it on SIGTERM
     install_error_handlers(app)

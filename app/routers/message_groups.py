@@ -17,42 +17,42 @@ from app.errors import (
     Unavailable,
     problem_responses,
 )
+from app.routers.openapi_links import link
 from app.routers.pagination import Cursor, Limit, set_link_header
 from app.schemas import ConversationOut, MarkReadRequest, ReadStateOut
 
 router = APIRouter(prefix="/api", tags=["conversations"])
 
 
-# OpenAPI links: where a response's ids lead next (for readers, and schemathesis' stateful runs).
 _FIRST_CONVERSATION = "$response.body#/0/uuid"
 _LISTING_LINKS = {
-    "ReadFirstConversation": {
-        "operationId": "read_messages_api_messages__message_group_uuid__get",
-        "parameters": {"message_group_uuid": _FIRST_CONVERSATION},
-        "description": "The messages of the most recently active conversation.",
-    },
-    "MarkFirstConversationRead": {
-        "operationId": "mark_read_api_message_groups__message_group_uuid__read_post",
-        "parameters": {"message_group_uuid": _FIRST_CONVERSATION},
-        "description": "Mark the most recently active conversation read.",
-    },
-    "ReplyInFirstConversation": {
-        "operationId": "send_message_api_messages_post",
-        "requestBody": {"message_group_uuid": _FIRST_CONVERSATION},
-        "description": "Send a message into the most recently active conversation.",
-    },
-    "FirstCorrespondent": {
-        "operationId": "user_short_api_users___handle__short_get",
-        "parameters": {"handle": "$response.body#/0/handle"},
-        "description": "The other participant of the most recently active conversation.",
-    },
+    "ReadFirstConversation": link(
+        "read_messages",
+        "The messages of the most recently active conversation.",
+        parameters={"message_group_uuid": _FIRST_CONVERSATION},
+    ),
+    "MarkFirstConversationRead": link(
+        "mark_read",
+        "Mark the most recently active conversation read.",
+        parameters={"message_group_uuid": _FIRST_CONVERSATION},
+    ),
+    "ReplyInFirstConversation": link(
+        "send_message",
+        "Send a message into the most recently active conversation.",
+        request_body={"message_group_uuid": _FIRST_CONVERSATION},
+    ),
+    "FirstCorrespondent": link(
+        "user_short",
+        "The other participant of the most recently active conversation.",
+        parameters={"handle": "$response.body#/0/handle"},
+    ),
 }
 _READ_STATE_LINKS = {
-    "ReadConversation": {
-        "operationId": "read_messages_api_messages__message_group_uuid__get",
-        "parameters": {"message_group_uuid": "$response.body#/message_group_uuid"},
-        "description": "The conversation just marked read.",
-    },
+    "ReadConversation": link(
+        "read_messages",
+        "The conversation just marked read.",
+        parameters={"message_group_uuid": "$response.body#/message_group_uuid"},
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from app.errors import (
     Unavailable,
     problem_responses,
 )
+from app.routers.openapi_links import link
 from app.routers.pagination import Cursor, Limit, set_link_header
 from app.schemas import MessageOut, SendMessageRequest, SentMessageOut
 
@@ -35,26 +36,25 @@ IdempotencyKey = Annotated[
 ]
 
 
-# OpenAPI links: where a response's ids lead next (for readers, and schemathesis' stateful runs).
 _SENT_LINKS = {
-    "ReadConversation": {
-        "operationId": "read_messages_api_messages__message_group_uuid__get",
-        "parameters": {"message_group_uuid": "$response.body#/message_group_uuid"},
-        "description": "The conversation the message went into.",
-    },
-    "MarkReadUpToIt": {
-        "operationId": "mark_read_api_message_groups__message_group_uuid__read_post",
-        "parameters": {"message_group_uuid": "$response.body#/message_group_uuid"},
-        "requestBody": {"up_to_message_uuid": "$response.body#/uuid"},
-        "description": "Mark the conversation read up to this message.",
-    },
+    "ReadConversation": link(
+        "read_messages",
+        "The conversation the message went into.",
+        parameters={"message_group_uuid": "$response.body#/message_group_uuid"},
+    ),
+    "MarkReadUpToIt": link(
+        "mark_read",
+        "Mark the conversation read up to this message.",
+        parameters={"message_group_uuid": "$response.body#/message_group_uuid"},
+        request_body={"up_to_message_uuid": "$response.body#/uuid"},
+    ),
 }
 _PAGE_LINKS = {
-    "MarkRead": {
-        "operationId": "mark_read_api_message_groups__message_group_uuid__read_post",
-        "parameters": {"message_group_uuid": "$request.path.message_group_uuid"},
-        "description": "Mark this conversation read.",
-    },
+    "MarkRead": link(
+        "mark_read",
+        "Mark this conversation read.",
+        parameters={"message_group_uuid": "$request.path.message_group_uuid"},
+    ),
 }
 
 

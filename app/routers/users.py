@@ -15,6 +15,7 @@ from app.errors import (
     Unavailable,
     problem_responses,
 )
+from app.routers.openapi_links import link
 from app.schemas import Handle, MeOut, UserShortOut
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -22,11 +23,11 @@ router = APIRouter(prefix="/api", tags=["users"])
 
 # OpenAPI link: where the response leads next (for readers, and schemathesis' stateful runs).
 _PROFILE_LINKS = {
-    "MessageThisUser": {
-        "operationId": "send_message_api_messages_post",
-        "requestBody": {"handle": "$response.body#/handle"},
-        "description": "Send this user a message, starting a conversation if there is none.",
-    },
+    "MessageThisUser": link(
+        "send_message",
+        "Send this user a message, starting a conversation if there is none.",
+        request_body={"handle": "$response.body#/handle"},
+    ),
 }
 
 
