@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint typecheck lock clean lambda iam image
+.PHONY: run test install lint typecheck lock clean lambda iam image bench
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -36,6 +36,11 @@ node_modules/.bin/dynalite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Benchmark: about 5 minutes on 2 cores; results in bench/results/ (BENCH_ARGS=--quick: a smoke
+# run). dynalite comes from package-lock.json; without node/npm everything runs on moto.
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 # Deployment helpers (see deploy/README.md).
 lambda: install
 	$(BIN)/python -m deploy.build_lambda --out build/lambda.zip
@@ -52,4 +57,4 @@ lock: $(BIN)/uv
 		--no-header -q -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -1,0 +1,327 @@
+"""Capacity units per request of every pattern, computed from the seeded items: ours vs reference.
+
+Each figure is an average over sample requests of the workload, using the very items the
+data set holds (sizes vary with text length, unread sets and inbox sizes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TypedDict
+from uuid import UUID, uuid5
+
+from app.domain import Message, User, pair_conversation_uuid
+from app.repositories import keys
+from app.repositories.conversations import UNREAD_CAP, new_row_item
+from app.repositories.messages import message_item
+from app.repositories.schema import TTL_ATTRIBUTE, table_definition
+from app.repositories.table import Item
+from app.repositories.users import user_items
+from bench.capacity_model import Schema, Units, get_cost, query_cost, write_cost
+from bench.dataset import (
+    BENCH_NAMESPACE,
+    HISTORY_ENDS_AT,
+    DataSet,
+    SeededConversation,
+)
+from bench.patterns import (
+    LIST_CONVERSATIONS,
+    MESSAGE_HANDLE_EXISTING,
+    MESSAGE_HANDLE_NEW,
+    PAGE_LIMIT,
+    READ_PAGE,
+    SEND_IDEMPOTENT,
+    SEND_MESSAGE,
+    Pattern,
+)
+from bench.reference_design import (
+    reference_definition,
+    reference_message_item,
+    reference_row_item,
+)
+from bench.workload import Descriptor
+
+SUMMARY_UPDATE = "summary_update"
+"""Pattern E, per message: the stream handler's work."""
+MESSAGE_TOTAL = "message_total"
+"""C + E: everything one message into an existing conversation costs."""
+
+OURS = Schema.from_definition(table_definition("bench"))
+REFERENCE = Schema.from_definition(reference_definition())
+
+
+class CapacityFigure(TypedDict):
+    pattern: str
+    design: str
+    """``ours`` or ``reference``."""
+    read: dict[str, float]
+    write: dict[str, float]
+    total_read: float
+    total_write: float
+    note: str
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """The data set indexed the way the patterns reach it."""
+
+    dataset: DataSet
+
+    def conversation(self, group: str | None) -> SeededConversation:
+        wanted = UUID(group or "")
+        return next(c for c in self.dataset.conversations if c.message_group_uuid == wanted)
+
+    def inbox(self, owner: User) -> list[SeededConversation]:
+        mine = [c for c in self.dataset.conversations if owner in (c.first, c.second)]
+        return sorted(
+            mine,
+            key=lambda c: keys.message_sk(c.messages[-1].created_at, c.messages[-1].uuid),
+            reverse=True,
+        )
+
+
+def _row(conversation: SeededConversation, owner: User) -> Item:
+    first_row, second_row = conversation.row_items()
+    return first_row if owner == conversation.first else second_row
+
+
+def _other(conversation: SeededConversation, owner: User) -> User:
+    return conversation.second if owner == conversation.first else conversation.first
+
+
+def _new_message(sender: User, group: UUID, text: str | None) -> Message:
+    """A message sent after the seeded history."""
+    return Message(
+        uuid5(BENCH_NAMESPACE, f"capacity:{group}:{text}"),
+        group,
+        sender.uuid,
+        sender.handle,
+        sender.display_name,
+        text or "",
+        HISTORY_ENDS_AT + timedelta(minutes=1),
+    )
+
+
+def _summary_after(row: Item, message: Message, owner: User) -> Item:
+    """The row after the stream handler's common case (``ConversationsRepository``'s one
+    conditional update): summary moved to ``message``, which is unread for the recipient."""
+    unread = set(row.get("unread_message_keys") or set())
+    if message.sender_uuid != owner.uuid and len(unread) < UNREAD_CAP:
+        unread.add(keys.unread_key(message.created_at, message.uuid))
+    return {
+        **row,
+        "last_message": message.text,
+        "last_message_sk": keys.message_sk(message.created_at, message.uuid),
+        "unread_message_keys": unread or None,
+    }
+
+
+class _Costs:
+    def __init__(self, dataset: DataSet) -> None:
+        self.lookup = _Lookup(dataset)
+        self.users = dataset.users
+
+    def _member_of(self, request: Descriptor) -> tuple[User, SeededConversation]:
+        return self.users[request["user"]], self.lookup.conversation(request["group"])
+
+    def _recipient(self, request: Descriptor) -> User:
+        return next(user for user in self.users if user.handle == request["handle"])
+
+    # Ours.
+
+    def list_conversations(self, request: Descriptor) -> Units:
+        owner = self.users[request["user"]]
+        rows = [_row(c, owner) for c in self.lookup.inbox(owner)[:PAGE_LIMIT]]
+        return query_cost(OURS, rows, consistent=False, index=keys.ACTIVITY_INDEX)
+
+    def read_page(self, request: Descriptor) -> Units:
+        reader, conversation = self._member_of(request)
+        page = [message_item(m) for m in conversation.messages[-PAGE_LIMIT:]]
+        return get_cost(_row(conversation, reader), consistent=True).add(
+            query_cost(OURS, page, consistent=True)
+        )
+
+    def send_message(self, request: Descriptor) -> Units:
+        sender, conversation = self._member_of(request)
+        message = _new_message(sender, conversation.message_group_uuid, request["text"])
+        return get_cost(_row(conversation, sender), consistent=True).add(
+            write_cost(OURS, None, message_item(message))
+        )
+
+    def message_handle_existing(self, request: Descriptor) -> Units:
+        recipient = self._recipient(request)
+        claim = user_items(recipient)[1]  # the handle claim
+        return get_cost(claim, consistent=False).add(self.send_message(request))
+
+    def message_handle_new(self, request: Descriptor) -> Units:
+        sender = self.users[request["user"]]
+        recipient = self._recipient(request)
+        group = pair_conversation_uuid(sender.uuid, recipient.uuid)
+        message = replace(_new_message(sender, group, request["text"]), opens_conversation=True)
+        claim = user_items(recipient)[1]  # the handle claim
+        units = get_cost(claim, consistent=False).add(get_cost(None, consistent=True))
+        for item in (
+            message_item(message),
+            new_row_item(sender, recipient, message),
+            new_row_item(recipient, sender, message),
+        ):
+            units.add(write_cost(OURS, None, item, transactional=True))
+        return units
+
+    def send_idempotent(self, request: Descriptor) -> Units:
+        sender, conversation = self._member_of(request)
+        message = _new_message(sender, conversation.message_group_uuid, request["text"])
+        stored = message_item(message)
+        claim = {
+            **keys.idempotency_key(sender.uuid, "a-client-key"),
+            "fingerprint": "0" * 64,
+            **{f"message_{name}": value for name, value in stored.items()},
+            TTL_ATTRIBUTE: 1_800_000_000,
+        }
+        units = get_cost(None, consistent=True).add(
+            get_cost(_row(conversation, sender), consistent=True)
+        )
+        units.add(write_cost(OURS, None, stored, transactional=True))
+        return units.add(write_cost(OURS, None, claim, transactional=True))
+
+    def summary_update(self, request: Descriptor) -> Units:
+        sender, conversation = self._member_of(request)
+        message = _new_message(sender, conversation.message_group_uuid, request["text"])
+        rows = [
+            (_row(conversation, owner), owner)
+            for owner in (conversation.first, conversation.second)
+        ]
+        # The KEYS_ONLY index returns only the keys of both rows.
+        units = query_cost(
+            OURS, [row for row, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX
+        )
+        for row, owner in rows:
+            units.add(write_cost(OURS, row, _summary_after(row, message, owner)))
+        return units
+
+    # The reference design.
+
+    def reference_list_conversations(self, request: Descriptor) -> Units:
+        owner = self.users[request["user"]]
+        rows = [
+            reference_row_item(owner, _other(c, owner), c.messages[-1])
+            for c in self.lookup.inbox(owner)[:PAGE_LIMIT]
+        ]
+        return query_cost(REFERENCE, rows, consistent=False)
+
+    def reference_read_page(self, request: Descriptor) -> Units:
+        conversation = self.lookup.conversation(request["group"])
+        page = [reference_message_item(m) for m in conversation.messages[-PAGE_LIMIT:]]
+        return query_cost(REFERENCE, page, consistent=False)  # no membership check at all
+
+    def reference_send_message(self, request: Descriptor) -> Units:
+        sender, conversation = self._member_of(request)
+        message = _new_message(sender, conversation.message_group_uuid, request["text"])
+        return write_cost(REFERENCE, None, reference_message_item(message))
+
+    def reference_message_handle(self, request: Descriptor) -> Units:
+        sender = self.users[request["user"]]
+        recipient = self._recipient(request)
+        group = uuid5(BENCH_NAMESPACE, f"new:{sender.uuid}:{recipient.uuid}")
+        message = _new_message(sender, group, request["text"])
+        units = Units()
+        for item in (
+            reference_message_item(message),
+            reference_row_item(sender, recipient, message),
+            reference_row_item(recipient, sender, message),
+        ):
+            units.add(write_cost(REFERENCE, None, item))
+        return units
+
+    def reference_summary_update(self, request: Descriptor) -> Units:
+        sender, conversation = self._member_of(request)
+        message = _new_message(sender, conversation.message_group_uuid, request["text"])
+        owners = (conversation.first, conversation.second)
+        rows = [
+            (reference_row_item(o, _other(conversation, o), conversation.messages[-1]), o)
+            for o in owners
+        ]
+        units = query_cost(
+            REFERENCE, [row for row, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX
+        )
+        for row, owner in rows:
+            units.add(write_cost(REFERENCE, row, None))  # delete the old summary row ...
+            new_row = reference_row_item(owner, _other(conversation, owner), message)
+            units.add(write_cost(REFERENCE, None, new_row))  # ... and put it back re-keyed
+        return units
+
+
+def _average(cost: Callable[[Descriptor], Units], requests: Sequence[Descriptor]) -> Units:
+    total = Units()
+    for request in requests:
+        total.add(cost(request))
+    return total.scaled(1 / len(requests))
+
+
+def _figure(pattern: str, design: str, units: Units, note: str = "") -> CapacityFigure:
+    return CapacityFigure(
+        pattern=pattern,
+        design=design,
+        read=units.read,
+        write=units.write,
+        total_read=units.total_read,
+        total_write=units.total_write,
+        note=note,
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    pattern: Pattern
+    """Whose sample requests drive the figure."""
+    name: str
+    ours: Callable[[Descriptor], Units]
+    reference: Callable[[Descriptor], Units] | None
+    note: str = ""
+
+
+def _plan(costs: _Costs) -> list[_Row]:
+    return [
+        _Row(LIST_CONVERSATIONS, LIST_CONVERSATIONS.name, costs.list_conversations,
+             costs.reference_list_conversations),
+        _Row(READ_PAGE, READ_PAGE.name, costs.read_page, costs.reference_read_page,
+             "reference: no membership check"),
+        _Row(SEND_MESSAGE, SEND_MESSAGE.name, costs.send_message, costs.reference_send_message,
+             "reference: no membership check"),
+        _Row(MESSAGE_HANDLE_EXISTING, MESSAGE_HANDLE_EXISTING.name,
+             costs.message_handle_existing, costs.reference_message_handle,
+             "reference: creates a second conversation"),
+        _Row(MESSAGE_HANDLE_NEW, MESSAGE_HANDLE_NEW.name, costs.message_handle_new,
+             costs.reference_message_handle, "reference: BatchWriteItem, no transaction"),
+        _Row(SEND_IDEMPOTENT, SEND_IDEMPOTENT.name, costs.send_idempotent, None,
+             "reference: no idempotency"),
+        _Row(SEND_MESSAGE, SUMMARY_UPDATE, costs.summary_update, costs.reference_summary_update,
+             "per message, both participants' rows"),
+    ]  # fmt: skip
+
+
+def computed_capacity(
+    dataset: DataSet, samples: Mapping[Pattern, Sequence[Descriptor]]
+) -> list[CapacityFigure]:
+    """Both designs for every pattern that has samples, plus the per-message total (C + E)."""
+    figures: list[CapacityFigure] = []
+    per_message = {"ours": Units(), "reference": Units()}
+    for row in _plan(_Costs(dataset)):
+        requests = samples.get(row.pattern)
+        if not requests:
+            continue
+        for design, cost in (("ours", row.ours), ("reference", row.reference)):
+            note = row.note if design == "reference" else ""
+            if cost is None:
+                figures.append(_figure(row.name, design, Units(), f"n/a ({note})"))
+                continue
+            units = _average(cost, requests)
+            figures.append(_figure(row.name, design, units, note))
+            if row.name in (SEND_MESSAGE.name, SUMMARY_UPDATE):
+                per_message[design].add(units)
+    if samples.get(SEND_MESSAGE):
+        for design, units in per_message.items():
+            figures.append(_figure(MESSAGE_TOTAL, design, units, "C + E"))
+    return figures

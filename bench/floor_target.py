@@ -1,0 +1,221 @@
+"""The floor: the DynamoDB calls each endpoint makes, sent directly with aioboto3, no HTTP.
+
+Same client configuration as the service (``app.ddb.open_client``), same requests (table,
+index, expressions, consistency, conditions, item shapes), so the gap between an endpoint and
+its floor is what the service adds: HTTP, auth, validation, (de)serialization, JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+from botocore.exceptions import ClientError
+
+from app.ddb import open_client
+from app.domain import Message, User, pair_conversation_uuid
+from app.repositories import keys
+from app.repositories.conversations import new_row_item
+from app.repositories.messages import message_item
+from app.repositories.schema import TTL_ATTRIBUTE
+from app.repositories.table import serialize
+from app.settings import Settings
+from bench.patterns import (
+    LIST_CONVERSATIONS,
+    MESSAGE_HANDLE_EXISTING,
+    MESSAGE_HANDLE_NEW,
+    PAGE_LIMIT,
+    READ_PAGE,
+    SEND_IDEMPOTENT,
+    SEND_MESSAGE,
+    Pattern,
+)
+from bench.workload import Descriptor, UserEntry
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.type_defs import TransactWriteItemTypeDef
+
+IDEMPOTENCY_TTL_SECONDS = 86400
+_NEW = "attribute_not_exists(pk)"
+
+
+class FloorMismatch(Exception):
+    """The data did not look as the service would need it (e.g. not a member): a bench bug."""
+
+
+class FloorTarget:
+    def __init__(
+        self,
+        endpoint: str,
+        table_name: str,
+        pattern: Pattern,
+        requests: Sequence[Descriptor],
+        users: Sequence[UserEntry],
+        idempotency_prefix: str,
+    ) -> None:
+        self._settings = Settings(
+            ddb_endpoint_url=endpoint,
+            table_name=table_name,
+            _env_file=None,
+        )
+        self._table = table_name
+        self._requests = requests
+        self._users = [
+            User(UUID(entry["uuid"]), entry["handle"], entry["display_name"]) for entry in users
+        ]
+        self._idempotency_prefix = idempotency_prefix
+        self._sent = 0
+        self._stack = AsyncExitStack()
+        self._client: DynamoDBClient | None = None
+        operations: dict[Pattern, Callable[[Descriptor], Awaitable[None]]] = {
+            LIST_CONVERSATIONS: self._list_conversations,
+            READ_PAGE: self._read_page,
+            SEND_MESSAGE: self._send_message,
+            MESSAGE_HANDLE_EXISTING: self._message_handle_existing,
+            MESSAGE_HANDLE_NEW: self._message_handle_new,
+            SEND_IDEMPOTENT: self._send_idempotent,
+        }
+        self._operation = operations[pattern]
+
+    async def start(self, workers: int) -> None:
+        # The service's pool (64) is enough for every level the bench runs.
+        self._client = await open_client(self._settings, self._stack)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def call(self, worker: int, request: int) -> str | None:
+        try:
+            await self._operation(self._requests[request])
+        except ClientError as error:
+            return str(error.response.get("Error", {}).get("Code", "ClientError"))
+        except (FloorMismatch, OSError) as error:
+            return type(error).__name__
+        return None
+
+    @property
+    def client(self) -> DynamoDBClient:
+        assert self._client is not None, "start() first"
+        return self._client
+
+    # The service's calls, one method per pattern.
+
+    async def _list_conversations(self, request: Descriptor) -> None:
+        owner = self._users[request["user"]]
+        await self.client.query(
+            TableName=self._table,
+            IndexName=keys.ACTIVITY_INDEX,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.conversations_pk(owner.uuid)}},
+            ScanIndexForward=False,
+            Limit=PAGE_LIMIT,
+        )
+
+    async def _membership(self, member: User, group: UUID) -> dict[str, Any] | None:
+        response = await self.client.get_item(
+            TableName=self._table,
+            Key=serialize(keys.conversation_key(member.uuid, group)),
+            ConsistentRead=True,
+        )
+        return response.get("Item")
+
+    async def _read_page(self, request: Descriptor) -> None:
+        reader, group = self._users[request["user"]], UUID(request["group"] or "")
+        if await self._membership(reader, group) is None:
+            raise FloorMismatch("not a member")
+        await self.client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.message_pk(group)}},
+            ScanIndexForward=False,
+            Limit=PAGE_LIMIT,
+            ConsistentRead=True,
+        )
+
+    def _new_message(self, sender: User, group: UUID, text: str) -> Message:
+        return Message(
+            uuid4(), group, sender.uuid, sender.handle, sender.display_name, text, datetime.now(UTC)
+        )
+
+    async def _put_message(self, message: Message) -> None:
+        await self.client.put_item(
+            TableName=self._table, Item=serialize(message_item(message)), ConditionExpression=_NEW
+        )
+
+    async def _send_message(self, request: Descriptor) -> None:
+        sender, group = self._users[request["user"]], UUID(request["group"] or "")
+        if await self._membership(sender, group) is None:
+            raise FloorMismatch("not a member")
+        await self._put_message(self._new_message(sender, group, request["text"] or ""))
+
+    async def _recipient(self, handle: str) -> User:
+        response = await self.client.get_item(
+            TableName=self._table, Key=serialize(keys.handle_key(handle)), ConsistentRead=False
+        )
+        item = response.get("Item")
+        if item is None:
+            raise FloorMismatch("no such handle")
+        return User(UUID(item["user_uuid"]["S"]), item["handle"]["S"], item["display_name"]["S"])
+
+    async def _message_handle_existing(self, request: Descriptor) -> None:
+        sender = self._users[request["user"]]
+        recipient = await self._recipient(request["handle"] or "")
+        group = pair_conversation_uuid(sender.uuid, recipient.uuid)
+        if await self._membership(sender, group) is None:
+            raise FloorMismatch("no conversation yet")
+        await self._put_message(self._new_message(sender, group, request["text"] or ""))
+
+    def _put_op(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": _NEW}
+        }
+
+    async def _message_handle_new(self, request: Descriptor) -> None:
+        sender = self._users[request["user"]]
+        recipient = await self._recipient(request["handle"] or "")
+        group = pair_conversation_uuid(sender.uuid, recipient.uuid)
+        if await self._membership(sender, group) is not None:
+            raise FloorMismatch("conversation already exists")
+        # As MessagesRepository.add marks it: the stream handler then skips it.
+        message = replace(
+            self._new_message(sender, group, request["text"] or ""), opens_conversation=True
+        )
+        await self.client.transact_write_items(
+            TransactItems=[
+                self._put_op(message_item(message)),
+                self._put_op(new_row_item(sender, recipient, message)),
+                self._put_op(new_row_item(recipient, sender, message)),
+            ]
+        )
+
+    async def _send_idempotent(self, request: Descriptor) -> None:
+        sender, group = self._users[request["user"]], UUID(request["group"] or "")
+        self._sent += 1
+        client_key = f"{self._idempotency_prefix}-{self._sent}"
+        claim_key = keys.idempotency_key(sender.uuid, client_key)
+        replay = await self.client.get_item(
+            TableName=self._table, Key=serialize(claim_key), ConsistentRead=True
+        )
+        if "Item" in replay:
+            raise FloorMismatch("idempotency key reused")
+        if await self._membership(sender, group) is None:
+            raise FloorMismatch("not a member")
+        message = self._new_message(sender, group, request["text"] or "")
+        fingerprint = hashlib.sha256(f"{group}:{message.text}".encode()).hexdigest()
+        # The record the service stores: the message under renamed attributes, and a TTL.
+        claim = {
+            **claim_key,
+            "fingerprint": fingerprint,
+            **{f"message_{name}": value for name, value in message_item(message).items()},
+            TTL_ATTRIBUTE: int(time.time()) + IDEMPOTENCY_TTL_SECONDS,
+        }
+        await self.client.transact_write_items(
+            TransactItems=[self._put_op(message_item(message)), self._put_op(claim)]
+        )

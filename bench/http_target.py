@@ -1,0 +1,158 @@
+"""The HTTP side of the load generator: raw HTTP/1.1 over keep-alive connections.
+
+Requests are encoded once up front and responses only parsed far enough (httptools, the
+parser uvicorn itself uses) to read the status and find where each one ends, so the client
+spends a small fraction of the service's CPU per request, like wrk would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import cast
+
+import httptools
+
+from bench.patterns import LIST_CONVERSATIONS, READ_PAGE, SEND_IDEMPOTENT, SEND_MESSAGE, Pattern
+from bench.workload import Descriptor
+
+OK_STATUS = 200  # the SPA treats only 200 as success
+
+
+def encode_request(
+    pattern: Pattern,
+    descriptor: Descriptor,
+    *,
+    host: str,
+    token: str,
+    idempotency_key: str | None = None,
+) -> bytes:
+    headers = [f"Host: {host}", f"Authorization: Bearer {token}", "Accept: application/json"]
+    if pattern is LIST_CONVERSATIONS:
+        head, body = "GET /api/message_groups HTTP/1.1", b""
+    elif pattern is READ_PAGE:
+        head, body = f"GET /api/messages/{descriptor['group']} HTTP/1.1", b""
+    else:
+        target = (
+            {"message_group_uuid": descriptor["group"]}
+            if pattern in (SEND_MESSAGE, SEND_IDEMPOTENT)
+            else {"handle": descriptor["handle"]}
+        )
+        body = json.dumps({"message": descriptor["text"], **target}).encode()
+        head = "POST /api/messages HTTP/1.1"
+        headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    if idempotency_key is not None:
+        headers.append(f"Idempotency-Key: {idempotency_key}")
+    return "\r\n".join([head, *headers, "", ""]).encode() + body
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    def __init__(self) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._pending: asyncio.Future[int] | None = None
+        self.open = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        self.open = True
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._fail(error)
+
+    def on_message_complete(self) -> None:  # httptools callback
+        if not self._parser.should_keep_alive():
+            self.close()
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(self._parser.get_status_code())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        self._fail(exc or ConnectionResetError("connection closed by the server"))
+
+    def _fail(self, error: Exception) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_exception(error)
+
+    def close(self) -> None:
+        self.open = False
+        if self._transport is not None:
+            self._transport.close()
+
+    async def exchange(self, request: bytes) -> int:
+        """Send one request; the response's status code."""
+        assert self._transport is not None
+        self._pending = asyncio.get_running_loop().create_future()
+        self._transport.write(request)
+        return await self._pending
+
+
+class HttpTarget:
+    """Drives the service: one connection per worker, reopened if the server drops it."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        pattern: Pattern,
+        requests: Sequence[Descriptor],
+        tokens: Sequence[str],
+        idempotency_prefix: str,
+    ) -> None:
+        self._address = (host, port)
+        self._host_header = f"{host}:{port}"
+        self._pattern = pattern
+        self._requests = requests
+        self._tokens = tokens
+        # Sends with an Idempotency-Key need a new key each time; others are encoded once.
+        self._unique_keys = pattern is SEND_IDEMPOTENT
+        self._idempotency_prefix = idempotency_prefix
+        self._sent = 0
+        self._encoded = [] if self._unique_keys else [self._encode(d) for d in requests]
+        self._connections: list[Connection] = []
+
+    def _encode(self, descriptor: Descriptor, key: str | None = None) -> bytes:
+        return encode_request(
+            self._pattern,
+            descriptor,
+            host=self._host_header,
+            token=self._tokens[descriptor["user"]],
+            idempotency_key=key,
+        )
+
+    async def _connect(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(Connection, *self._address)
+        return connection
+
+    async def start(self, workers: int) -> None:
+        self._connections = [await self._connect() for _ in range(workers)]
+
+    async def call(self, worker: int, request: int) -> str | None:
+        """None on HTTP 200, else what went wrong (``http_404``, ``ConnectionResetError``)."""
+        if self._unique_keys:
+            self._sent += 1
+            payload = self._encode(
+                self._requests[request], f"{self._idempotency_prefix}-{self._sent}"
+            )
+        else:
+            payload = self._encoded[request]
+        connection = self._connections[worker]
+        try:
+            if not connection.open:
+                connection = self._connections[worker] = await self._connect()
+            status = await connection.exchange(payload)
+        except OSError as error:
+            return type(error).__name__
+        return None if status == OK_STATUS else f"http_{status}"
+
+    async def close(self) -> None:
+        for connection in self._connections:
+            connection.close()

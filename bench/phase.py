@@ -1,0 +1,237 @@
+"""One backend's part of a run: seed it, start the service on it, measure its patterns.
+
+For every pattern and concurrency level the API and its floor are measured back to back, each
+by a fresh load-generator process, so the two figures of a ratio share the same minute of a
+noisy machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import defaultdict
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypedDict
+
+import httpx
+
+from app.auth import LocalIssuer
+from app.ddb import open_client
+from app.repositories.schema import create_table
+from app.settings import Settings
+from bench.backends import Backend, BackendName, backend
+from bench.capacity import CapacityFigure, computed_capacity
+from bench.capacity_measured import measured_capacity
+from bench.closed_loop import LevelResult
+from bench.dataset import DataSet, Scale, build_dataset
+from bench.driver import DriverSpec
+from bench.load_generator import LoadGenerator
+from bench.options import BenchOptions
+from bench.patterns import Pattern
+from bench.profiling import Profile, finish_recording, start_recording
+from bench.seeding import batch_write
+from bench.service import Service, running_service
+from bench.workload import Descriptor, descriptors, split, user_entries
+
+TABLE_NAME = "cruddur-messages-bench"
+TOKEN_LIFETIME_SECONDS = 4 * 3600
+Mode = Literal["api", "floor"]
+MODES: tuple[Mode, ...] = ("api", "floor")
+MOTO_MAX_CONCURRENCY = 8
+
+
+class Measurement(LevelResult):
+    pattern: str
+    backend: str
+    mode: Mode
+    cpu_per_1k_requests: dict[str, float]
+    round_throughputs: list[float]
+    """Every round's req/s; the figures are those of the fastest round (least disturbed)."""
+
+
+class DatasetInfo(TypedDict):
+    users: int
+    conversations: int
+    hot_conversations: int
+    messages: int
+    items: int
+    seed_seconds: float
+
+
+@dataclass
+class PhaseOutcome:
+    backend: BackendName
+    backend_version: str
+    dataset: DatasetInfo
+    service_native: tuple[str, ...] = ()
+    measurements: list[Measurement] = field(default_factory=list)
+    capacity: list[CapacityFigure] = field(default_factory=list)
+    profiles: list[Profile] = field(default_factory=list)
+
+
+def _settings(endpoint: str) -> Settings:
+    return Settings(ddb_endpoint_url=endpoint, table_name=TABLE_NAME, _env_file=None)
+
+
+async def _seed(endpoint: str, dataset: DataSet) -> int:
+    async with AsyncExitStack() as stack:
+        client = await open_client(_settings(endpoint), stack)
+        await create_table(client, TABLE_NAME)  # each phase starts a fresh backend
+        return await batch_write(client, TABLE_NAME, dataset.items())
+
+
+def _tokens(dataset: DataSet, state_dir: Path) -> list[str]:
+    issuer = LocalIssuer.load_or_create(state_dir)
+    return [
+        issuer.mint_access_token(
+            sub=user.cognito_sub or "",
+            username=user.handle,
+            lifetime_seconds=TOKEN_LIFETIME_SECONDS,
+        )
+        for user in dataset.users
+    ]
+
+
+def _prime_identities(service: Service, tokens: list[str]) -> None:
+    """One request per user, so the service's identity cache is warm as in steady state."""
+    with httpx.Client(base_url=service.url, timeout=10.0) as http:
+        for token in tokens:
+            answer = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code != 200:
+                raise RuntimeError(f"/api/me answered {answer.status_code}: {answer.text}")
+
+
+def _with_rates(result: LevelResult, pattern: Pattern, name: str, mode: Mode) -> Measurement:
+    per_1k = {
+        role: seconds / result["requests"] * 1000 if result["requests"] else 0.0
+        for role, seconds in result["cpu_seconds"].items()
+    }
+    return Measurement(
+        **result,
+        pattern=pattern.name,
+        backend=name,
+        mode=mode,
+        cpu_per_1k_requests=per_1k,
+        round_throughputs=[result["throughput_rps"]],
+    )
+
+
+def _best_of(rounds: list[Measurement]) -> Measurement:
+    best = max(rounds, key=lambda measured: measured["throughput_rps"])
+    return {**best, "round_throughputs": [measured["throughput_rps"] for measured in rounds]}
+
+
+@dataclass
+class _Phase:
+    options: BenchOptions
+    load: LoadGenerator
+    started: Backend
+    service: Service
+    dataset: DataSet
+    tokens: list[str]
+    profiles: list[Profile] = field(default_factory=list)
+
+    def drive(
+        self, pattern: Pattern, mode: Mode, level: int, requests: list[Descriptor]
+    ) -> Measurement:
+        tag = f"{pattern.name}-{mode}-{level}"
+        spec = DriverSpec(
+            mode="http" if mode == "api" else "floor",
+            pattern=pattern.name,
+            concurrency=level,
+            warmup_seconds=self.options.warmup_seconds,
+            duration_seconds=self.options.duration_seconds,
+            watch={"backend": self.started.pid}
+            | ({"service": self.service.pid} if mode == "api" else {}),
+            users=user_entries(self.dataset),
+            tokens=self.tokens if mode == "api" else [],
+            requests=requests,
+            service_host=self.service.host,
+            service_port=self.service.port,
+            ddb_endpoint=self.started.endpoint,
+            table_name=TABLE_NAME,
+            idempotency_prefix=f"bench-{time.time_ns()}-{tag}",
+        )
+        recorder = None
+        if mode == "api" and f"{pattern.name}:{level}" in self.options.profiles:
+            raw_path = self.options.out_dir / "tmp" / f"profile-{tag}.txt"
+            window = self.options.warmup_seconds + self.options.duration_seconds
+            recorder = start_recording(self.service.pid, window, raw_path)
+        result = self.load.run(spec, tag)
+        if recorder is not None:
+            self.profiles.append(finish_recording(recorder, raw_path, pattern.name, level))
+        return _with_rates(result, pattern, self.started.name, mode)
+
+    def measure(
+        self, pattern: Pattern, requests: list[Descriptor], levels: tuple[int, ...]
+    ) -> list[Measurement]:
+        """Rounds of (API, floor) pairs at each level; the best round of each is kept.
+
+        On a shared machine a neighbour can steal a window's CPU; alternating the API and its
+        floor, and keeping each one's least disturbed round, compares like with like.
+        """
+        plan = [
+            (level, mode) for _ in range(self.options.rounds) for level in levels for mode in MODES
+        ]
+        # A fresh target is used up by one request: every run gets its own slice.
+        slices = split(requests, len(plan)) if pattern.fresh_targets else [requests] * len(plan)
+        runs: dict[tuple[int, Mode], list[Measurement]] = defaultdict(list)
+        for (level, mode), mine in zip(plan, slices, strict=True):
+            runs[level, mode].append(self.drive(pattern, mode, level, mine))
+        return [_best_of(runs[level, mode]) for level in levels for mode in MODES]
+
+
+def run_phase(
+    name: BackendName,
+    patterns: tuple[Pattern, ...],
+    scale: Scale,
+    options: BenchOptions,
+    workdir: Path,
+) -> PhaseOutcome:
+    dataset = build_dataset(scale, options.seed)
+    requests = {pattern: descriptors(pattern, dataset, options.seed) for pattern in patterns}
+    samples = {pattern: listed[: options.capacity_samples] for pattern, listed in requests.items()}
+    levels = options.concurrency
+    if name == "moto":
+        # One request at a time by design: deeper queues only add waiting, then hit the
+        # service's DynamoDB read timeout.
+        levels = tuple(level for level in levels if level <= MOTO_MAX_CONCURRENCY) or (1,)
+    state_dir = workdir / f"state-{name}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with backend(name, workdir) as started:
+        seeding_started = time.perf_counter()
+        items = asyncio.run(_seed(started.endpoint, dataset))
+        info = DatasetInfo(
+            users=len(dataset.users),
+            conversations=len(dataset.conversations),
+            hot_conversations=sum(c.hot for c in dataset.conversations),
+            messages=dataset.message_count,
+            items=items,
+            seed_seconds=time.perf_counter() - seeding_started,
+        )
+        outcome = PhaseOutcome(name, started.version, info)
+        outcome.capacity = computed_capacity(dataset, samples)
+        if name == "dynalite":  # before the load adds messages, so both see the seeded items
+            outcome.capacity += asyncio.run(
+                measured_capacity(started.endpoint, TABLE_NAME, name, dataset, samples)
+            )
+        tokens = _tokens(dataset, state_dir)
+        with running_service(
+            started.endpoint,
+            TABLE_NAME,
+            state_dir,
+            workdir / f"service-{name}.log",
+            options.service_settings,
+        ) as service:
+            outcome.service_native = service.native
+            _prime_identities(service, tokens)
+            with LoadGenerator(workdir, name) as load:
+                phase = _Phase(options, load, started, service, dataset, tokens)
+                for pattern in patterns:
+                    print(f"[bench] {name}: {pattern.name}", file=sys.stderr, flush=True)
+                    outcome.measurements += phase.measure(pattern, requests[pattern], levels)
+            outcome.profiles = phase.profiles
+    return outcome

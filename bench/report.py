@@ -1,0 +1,181 @@
+"""The Markdown summary of a run (bench/results/latest.md), built from its JSON document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bench.patterns import BY_NAME
+
+CAPACITY_TITLES = {
+    "summary_update": "E: summary update (per message)",
+    "message_total": "C + E: one message, all in",
+}
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def pattern_title(pattern: str) -> str:
+    """``B: list my conversations``; capacity-only rows have their own titles."""
+    known = BY_NAME.get(pattern)
+    if known is None:
+        return CAPACITY_TITLES.get(pattern, pattern)
+    return f"{known.contract}: {known.title}"
+
+
+def _units(by_target: dict[str, float]) -> str:
+    if not by_target:
+        return "0"
+    return ", ".join(f"{target} {units:g}" for target, units in sorted(by_target.items()))
+
+
+def _throughput_section(doc: dict[str, Any]) -> list[str]:
+    floors = {
+        (m["pattern"], m["backend"], m["concurrency"]): m
+        for m in doc["measurements"]
+        if m["mode"] == "floor"
+    }
+    rows = []
+    for api in (m for m in doc["measurements"] if m["mode"] == "api"):
+        floor = floors[(api["pattern"], api["backend"], api["concurrency"])]
+        ratio = api["throughput_rps"] / floor["throughput_rps"] if floor["throughput_rps"] else 0
+        latency, cpu = api["latency_ms"], api["cpu_per_1k_requests"]
+        rows.append(
+            (
+                pattern_title(api["pattern"]),
+                api["backend"],
+                api["concurrency"],
+                f"{api['throughput_rps']:.0f}",
+                f"{latency['p50']:.1f}",
+                f"{latency['p95']:.1f}",
+                f"{latency['p99']:.1f}",
+                f"{api['errors']}" + (" (list ran out)" if api["exhausted"] else ""),
+                f"{cpu.get('service', 0):.2f}",
+                f"{floor['throughput_rps']:.0f}",
+                f"{floor['latency_ms']['p99']:.1f}",
+                f"{ratio:.2f}",
+                f"{cpu.get('driver', 0):.2f}",
+                f"{cpu.get('backend', 0):.2f}",
+            )
+        )
+    header = (
+        "pattern", "backend", "conc.", "API req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
+        "service CPU s/1k", "floor req/s", "floor p99 ms", "API/floor", "load-gen CPU s/1k",
+        "backend CPU s/1k",
+    )  # fmt: skip
+    rounds = doc["options"]["rounds"]
+    return [
+        "## Throughput and latency",
+        "",
+        f"Best of {rounds} interleaved (API, floor) rounds per level, each "
+        f"{doc['options']['duration_seconds']:g} s after {doc['options']['warmup_seconds']:g} s "
+        "of warm-up; every round's req/s is in the JSON. CPU columns are CPU seconds per "
+        "1,000 requests of the service, the load generator and the backend.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
+def _targets_section(doc: dict[str, Any]) -> list[str]:
+    rows = [
+        (
+            pattern_title(r["pattern"]),
+            r["backend"],
+            r["concurrency"],
+            f"{r['ratio']:.2f}",
+            f"{r['cpu_ratio']:.2f}",
+            f">= {r['target']}",
+            "yes" if r["met"] else "**no**",
+        )
+        for r in doc["ratios"]
+    ]
+    header = ("pattern", "backend", "conc.", "API/floor req/s", "floor/API CPU", "target", "met")
+    return [
+        "## API throughput as a share of the raw-aioboto3 floor",
+        "",
+        "`met` judges the measured throughput ratio. `floor/API CPU` is the CPU a request's bare "
+        "DynamoDB calls take over the CPU the service spends on it: the ratio to expect when "
+        "both are CPU-bound, and much less sensitive to a busy neighbour.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
+def _capacity_section(doc: dict[str, Any]) -> list[str]:
+    rows = [
+        (
+            pattern_title(f["pattern"]),
+            f["design"],
+            _units(f["read"]),
+            _units(f["write"]),
+            f"{f['total_read']:.2f}",
+            f"{f['total_write']:.2f}",
+            f["note"],
+        )
+        for f in doc["capacity"]
+    ]
+    header = ("pattern", "design", "RCU by target", "WCU by target", "RCU", "WCU", "note")
+    return [
+        "## Capacity units per request",
+        "",
+        "Computed from the seeded items' sizes by DynamoDB's rules (bench/item_size.py, "
+        "bench/capacity_model.py); `measured` rows are the backend's ConsumedCapacity.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
+def _profile_section(profile: dict[str, Any]) -> list[str]:
+    packages = sorted(profile["by_package_self"].items(), key=lambda item: -item[1])[:12]
+    functions = profile["top_self"][:12]
+    return [
+        f"## Service profile: {pattern_title(profile['pattern'])}, "
+        f"concurrency {profile['concurrency']}",
+        "",
+        f"py-spy, {profile['samples']} samples of the service process during the level's last "
+        "round. Hot paths (share of samples whose stack includes them):",
+        "",
+        *_table(
+            ("hot path", "share"), ((f"`{n}`", f"{s:.1%}") for n, s in profile["hot_paths"].items())
+        ),
+        "",
+        "Self time by top-level package:",
+        "",
+        *_table(("package", "share"), ((name, f"{share:.1%}") for name, share in packages)),
+        "",
+        *_table(("function (self time)", "share"), ((f"`{n}`", f"{s:.1%}") for n, s in functions)),
+        "",
+    ]
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    machine = doc["machine"]
+    load = machine["load_average_at_start"][0]
+    backends = ", ".join(f"{b['backend']} {b['backend_version']}" for b in doc["phases"])
+    native = ", ".join(sorted({n for b in doc["phases"] for n in b["service_native_modules"]}))
+    lines = [
+        f"# Benchmark run {doc['run_id']}",
+        "",
+        *([f"**{doc['label']}**", ""] if doc["label"] else []),
+        f"Command: `{doc['command']}` ({doc['elapsed_seconds']:.0f} s).",
+        f"Machine: {machine['cpu_model']}, {machine['logical_cores']} logical cores, "
+        f"Python {machine['python']}, load average at start {load:.2f}.",
+        f"Backends: {backends}. Each row names the backend its figures came from.",
+        "",
+        f"Service: {doc['service']['description']} Native modules loaded: {native}."
+        + (f" Extra settings: `{extra}`." if (extra := doc["service"]["extra_settings"]) else ""),
+        f"Load generator: {doc['load_generator']}",
+        "",
+        *_throughput_section(doc),
+        *_targets_section(doc),
+        *_capacity_section(doc),
+        *[line for profile in doc["profiles"] for line in _profile_section(profile)],
+    ]
+    return "\n".join(lines)
