@@ -10,8 +10,6 @@ from fastapi.security import HTTPBearer
 from app.auth import parse_bearer
 from app.domain import User
 from app.errors import Unauthenticated
-from app.repositories.conversations import ConversationsRepository
-from app.repositories.messages import MessagesRepository
 from app.repositories.users import UsersRepository
 from app.services.messaging import MessagingService
 from app.state import AppState
@@ -31,21 +29,17 @@ async def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-async def get_users_repo(state: State) -> UsersRepository:
-    return UsersRepository(state.table)
+async def get_users_repo(request: Request) -> UsersRepository:
+    users: UsersRepository = request.state.app_state.messaging.users
+    return users
 
 
 UsersRepo = Annotated[UsersRepository, Depends(get_users_repo)]
 
 
-async def get_messaging(state: State, users: UsersRepo) -> MessagingService:
-    return MessagingService(
-        users,
-        ConversationsRepository(state.table),
-        MessagesRepository(state.table),
-        state.cursors,
-        state.settings.idempotency_ttl_seconds,
-    )
+async def get_messaging(request: Request) -> MessagingService:
+    messaging: MessagingService = request.state.app_state.messaging
+    return messaging
 
 
 Messaging = Annotated[MessagingService, Depends(get_messaging)]

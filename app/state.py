@@ -19,8 +19,12 @@ from app.domain import User
 from app.errors import Unavailable
 from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
+from app.repositories.conversations import ConversationsRepository
+from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
+from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
+from app.services.messaging import MessagingService
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,6 +68,8 @@ class AppState:
     local_issuer: LocalIssuer | None
     rate_limiter: UserRateLimiter
     lifecycle: Lifecycle
+    messaging: MessagingService
+    """Built once: the service and its repositories only hold the shared table and cursors."""
     identities: IdentityCache = field(default_factory=IdentityCache)
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
@@ -107,14 +113,23 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             cursor_secret = settings.cursor_secret.get_secret_value().encode()
         with contextlib.suppress(Unavailable):  # an outage at start-up shows in /readyz
             await key_source.ensure_loaded()
+        table = Table(ddb, settings.table_name)
+        cursors = CursorCodec(cursor_secret)
         yield AppState(
             settings=settings,
             ddb=ddb,
-            table=Table(ddb, settings.table_name),
+            table=table,
             key_source=key_source,
             verifier=verifier,
-            cursors=CursorCodec(cursor_secret),
+            cursors=cursors,
             local_issuer=local_issuer,
             rate_limiter=UserRateLimiter(settings),
             lifecycle=lifecycle,
+            messaging=MessagingService(
+                UsersRepository(table),
+                ConversationsRepository(table),
+                MessagesRepository(table),
+                cursors,
+                settings.idempotency_ttl_seconds,
+            ),
         )

@@ -22,7 +22,7 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # several times faster than strptime; keeps the "Z"
 
 
 def user_key(user_uuid: UUID) -> Key:
