@@ -85,10 +85,6 @@ def unread_key(created_at: datetime, message_uuid: UUID) -> str:
     return f"{micros:014x}{message_uuid.hex[:12]}"
 
 
-def unread_key_of_sk(message_sort_key: str) -> str:
-    return unread_key(*parse_message_sk(message_sort_key))
-
-
 def unread_key_matches(key: str, message_uuid: UUID) -> bool:
     return key.endswith(message_uuid.hex[:12])
 
