@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry spans, metrics and logs, sent to the "
+        "providers the deployment configures. Off, no request pays for looking them up.",
+    )
     shutdown_drain_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
+from opentelemetry import trace
 
 from app.main import create_app
 from app.observability import SDK_LOGGERS, configure_logging, request_id_var
@@ -236,3 +237,25 @@ async def test_sigterm_turns_readiness_503_first_and_lets_in_flight_requests_fin
         assert finished.json()["message"] == "sent while draining"
     await asyncio.wait_for(serving, timeout=10)
     assert serving.done()
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_opentelemetry_providers_are_looked_up_per_request_only_when_enabled(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    lookups: list[object] = []
+    global_provider = trace.get_tracer_provider
+
+    def counting_lookup() -> trace.TracerProvider:
+        lookups.append(None)
+        return global_provider()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counting_lookup)
+    application = create_app(settings.model_copy(update={"opentelemetry": enabled}))
+    async with LifespanManager(application) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            lookups.clear()
+            assert (await http.get("/livez")).status_code == 200
+
+    assert bool(lookups) is enabled
