@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 # it, and it should be rejected as "not an access token" rather than as a generic invalid token.
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "token_use"]
 ACCESS_USE = "access"  # token_use of access tokens; ID tokens say "id"
+# Verified tokens remembered per process: a signed-in user's token is checked with RSA once, not on
+# every request. Tokens are ~1 KB, so the cache stays within a few MB.
+VERIFIED_TOKEN_CACHE_SIZE = 4096
 
 # "Bearer" (any case), one space, then a compact JWS: three non-empty base64url segments.
 _BEARER = re.compile(r"bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)", re.IGNORECASE)
@@ -47,21 +51,61 @@ def parse_bearer(authorization: str | None) -> str:
     return match.group(1)
 
 
+@dataclass(frozen=True, slots=True)
+class _VerifiedToken:
+    kid: str
+    key: jwt.PyJWK
+    claims: AccessClaims
+
+
 class AccessTokenVerifier:
-    """Checks a Cognito access token: signature, issuer, expiry, ``token_use``, ``client_id``."""
+    """Checks a Cognito access token: signature, issuer, expiry, ``token_use``, ``client_id``.
+
+    A token that passed is remembered until it expires, as long as the key set still holds the
+    very key that verified it: a JWKS refresh that drops the key ends its tokens' acceptance.
+    """
 
     def __init__(
-        self, issuer: str, client_ids: Collection[str], keys: KeySource, leeway: float
+        self,
+        issuer: str,
+        client_ids: Collection[str],
+        keys: KeySource,
+        leeway: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = VERIFIED_TOKEN_CACHE_SIZE,
     ) -> None:
         self._issuer = issuer
         self._client_ids = frozenset(client_ids)
         self._keys = keys
         self._leeway = leeway
+        self._clock = clock
+        self._cache_size = cache_size
+        self._verified: dict[str, _VerifiedToken] = {}
 
     async def verify(self, token: str) -> AccessClaims:
         """The token's claims, else ``Unauthenticated`` (``Unavailable`` if no keys are held)."""
-        key = await self._keys.get_signing_key(_unverified_kid(token))
-        return self._access_claims(self._decode(token, key))
+        verified = self._verified.get(token)
+        # get_signing_key raises token_unknown_kid once a refresh has removed the key.
+        if verified is not None and await self._keys.get_signing_key(verified.kid) is verified.key:
+            self._check_unexpired(token, verified.claims)
+            return verified.claims
+        kid = _unverified_kid(token)
+        key = await self._keys.get_signing_key(kid)
+        claims = self._access_claims(self._decode(token, key))
+        self._remember(token, _VerifiedToken(kid, key, claims))
+        return claims
+
+    def _check_unexpired(self, token: str, claims: AccessClaims) -> None:
+        # PyJWT's rule: expired once exp <= now - leeway.
+        if claims.expires_at <= self._clock() - self._leeway:
+            self._verified.pop(token, None)
+            raise Unauthenticated("The access token has expired.", code="token_expired")
+
+    def _remember(self, token: str, verified: _VerifiedToken) -> None:
+        if len(self._verified) >= self._cache_size:
+            self._verified.pop(next(iter(self._verified)))  # evict the oldest entry
+        self._verified[token] = verified
 
     def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
         try:

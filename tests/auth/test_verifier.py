@@ -29,11 +29,26 @@ def signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="module")
-def verifier(signing_key: rsa.RSAPrivateKey) -> AccessTokenVerifier:
+class FakeWallClock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def wall_clock() -> FakeWallClock:
+    return FakeWallClock()
+
+
+@pytest.fixture  # per test: each gets an empty verified-token cache
+def verifier(signing_key: rsa.RSAPrivateKey, wall_clock: FakeWallClock) -> AccessTokenVerifier:
     jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID}
     keys = StaticKeySource({"keys": [{**jwk, "use": "sig", "alg": "RS256"}]})
-    return AccessTokenVerifier(ISSUER, [CLIENT_ID, "another-app-client"], keys, leeway=LEEWAY)
+    return AccessTokenVerifier(
+        ISSUER, [CLIENT_ID, "another-app-client"], keys, leeway=LEEWAY, clock=wall_clock
+    )
 
 
 def cognito_access_claims(**overrides: Any) -> dict[str, Any]:
@@ -296,6 +311,65 @@ async def test_unexpected_library_error_is_still_a_401(
     assert await rejection_code(verifier, sign(cognito_access_claims(), signing_key)) == (
         "token_invalid"
     )
+
+
+@pytest.mark.asyncio
+async def test_a_verified_token_is_checked_with_rsa_once(
+    verifier: AccessTokenVerifier, signing_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    library_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return library_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = sign(cognito_access_claims(), signing_key)
+
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+
+    assert again == first
+    assert decoded == [token]
+
+
+@pytest.mark.asyncio
+async def test_a_remembered_token_still_expires(
+    verifier: AccessTokenVerifier, signing_key: rsa.RSAPrivateKey, wall_clock: FakeWallClock
+) -> None:
+    claims = cognito_access_claims()
+    token = sign(claims, signing_key)
+    await verifier.verify(token)
+
+    wall_clock.now = claims["exp"] + LEEWAY - 1
+    assert (await verifier.verify(token)).sub == claims["sub"]
+    wall_clock.now = claims["exp"] + LEEWAY
+    assert await rejection_code(verifier, token) == "token_expired"
+
+
+@pytest.mark.asyncio
+async def test_the_oldest_remembered_token_is_forgotten_first(
+    signing_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID}
+    keys = StaticKeySource({"keys": [{**jwk, "use": "sig", "alg": "RS256"}]})
+    verifier = AccessTokenVerifier(ISSUER, [CLIENT_ID], keys, leeway=0, cache_size=2)
+    decoded: list[str] = []
+    library_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return library_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    first, second, third = (
+        sign(cognito_access_claims(sub=f"user-{n}"), signing_key) for n in range(3)
+    )
+    for token in (first, second, third, third, second, first):
+        await verifier.verify(token)
+
+    assert decoded == [first, second, third, first]
 
 
 def test_parse_bearer_returns_the_token() -> None:
