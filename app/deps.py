@@ -68,11 +68,11 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 async def limit_reads(user: CurrentUser, request: Request, response: Response) -> None:
-    await app_state(request).rate_limiter.hit("read", str(user.uuid), response)
+    app_state(request).rate_limiter.hit("read", str(user.uuid), response)
 
 
 async def limit_sends(user: CurrentUser, request: Request, response: Response) -> None:
-    await app_state(request).rate_limiter.hit("send", str(user.uuid), response)
+    app_state(request).rate_limiter.hit("send", str(user.uuid), response)
 
 
 ReadLimit = Depends(limit_reads)

@@ -134,9 +134,11 @@ class Settings(BaseSettings):
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         try:
-            parse_many(value)
+            limits = parse_many(value)
         except ValueError:
-            raise ValueError(f"not a rate limit: {value!r} (e.g. '60/minute')") from None
+            limits = []
+        if len(limits) != 1:
+            raise ValueError(f"not one rate limit: {value!r} (e.g. '60/minute')")
         return value
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ HOT_PATHS = {
     "  of which SigV4 signing": ("SigV4Auth.add_auth (",),
     "  of which response parsing": ("botocore/parsers.py",),
     "thread-pool hand-offs": ("to_thread", "run_in_threadpool", "Thread._bootstrap ("),
-    "rate limiter (limits package)": ("limits/",),
+    "rate limiter": ("UserRateLimiter.hit (",),
     "access-token verification": ("AccessTokenVerifier.verify (",),
     "FastAPI dependency solving": ("solve_dependencies (",),
     "FastAPI response validation and JSON": ("serialize_response (",),

@@ -116,6 +116,8 @@ def test_settings_are_frozen() -> None:
         ({"ddb_max_attempts": 11}, "ddb_max_attempts"),
         ({"ddb_connect_timeout": 0}, "ddb_connect_timeout"),
         ({"aws_region": ""}, "aws_region"),
+        ({"rate_limit_reads": "often"}, "rate_limit_reads"),
+        ({"rate_limit_sends": "10/second;100/minute"}, "rate_limit_sends"),
         ({"auth_mode": "production"}, "auth_mode"),
         ({"cognito_user_pool_id": "no-underscore"}, "cognito_user_pool_id"),
         ({"ddb_endpoint_url": "ftp://127.0.0.1:8000"}, "ddb_endpoint_url must be an http(s) URL"),
