@@ -71,12 +71,13 @@ def _unread_after_marker(item: Mapping[str, Any]) -> set[str]:
     return {key for key in item.get("unread_message_keys", set()) if key > marker}
 
 
-def _conversation_from(item: Item) -> Conversation:
+def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
+    """The domain view of ``owner_uuid``'s row (the caller knows the owner; no pk parsing)."""
     last_at, last_uuid = keys.parse_message_sk(item["last_message_sk"])
     read_up_to_uuid = item.get("read_up_to_uuid")
     return Conversation(
         message_group_uuid=UUID(item["message_group_uuid"]),
-        owner_uuid=keys.owner_of_conversation_pk(item["pk"]),
+        owner_uuid=owner_uuid,
         other_uuid=UUID(item["other_user_uuid"]),
         other_handle=item["other_handle"],
         other_display_name=item["other_display_name"],
@@ -99,7 +100,7 @@ class ConversationsRepository:
         item = await self.table.get(
             keys.conversation_key(owner_uuid, message_group_uuid), consistent=consistent
         )
-        return _conversation_from(item) if item else None
+        return _conversation_from(owner_uuid, item) if item else None
 
     async def list_recent(
         self, owner_uuid: UUID, *, limit: int, after: Mapping[str, str] | None = None
@@ -114,7 +115,7 @@ class ConversationsRepository:
             start_key=after,
         )
         return ConversationPage(
-            conversations=[_conversation_from(item) for item in page.items],
+            conversations=[_conversation_from(owner_uuid, item) for item in page.items],
             continue_after=page.last_key,
         )
 
@@ -244,7 +245,7 @@ class ConversationsRepository:
             target = _read_target(item, up_to_message_uuid)
             current = item.get("read_up_to")
             if target is None or (current is not None and target[0] <= current):
-                return _conversation_from(item)
+                return _conversation_from(owner_uuid, item)
             marker, marker_uuid = target
             now_read = {k for k in item.get("unread_message_keys", set()) if k <= marker}
             update = "SET read_up_to = :marker, read_up_to_uuid = :marker_uuid" + (
@@ -268,7 +269,7 @@ class ConversationsRepository:
             except ConditionFailed:
                 continue
             assert updated is not None
-            return _conversation_from(updated)
+            return _conversation_from(owner_uuid, updated)
         raise RowContended(str(row_key))
 
 
