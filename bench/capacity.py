@@ -104,9 +104,12 @@ def _new_message(sender: User, group: UUID, text: str | None) -> Message:
     )
 
 
-def _summary_after(row: Item, message: Message, owner: User) -> Item:
+def summary_after(row: Item, message: Message, owner: User) -> Item:
     """The row after the stream handler's common case (``ConversationsRepository``'s one
-    conditional update): summary moved to ``message``, which is unread for the recipient."""
+    conditional update): summary moved to ``message``, which is unread for the recipient.
+
+    A copy of what DynamoDB does with the repository's update expression, held to the real
+    thing by tests/bench/test_capacity_rows.py."""
     unread = set(row.get("unread_message_keys") or set())
     if message.sender_uuid != owner.uuid and len(unread) < UNREAD_CAP:
         unread.add(keys.unread_key(message.created_at, message.uuid))
@@ -198,7 +201,7 @@ class _Costs:
             OURS, [row for row, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX
         )
         for row, owner in rows:
-            units.add(write_cost(OURS, row, _summary_after(row, message, owner)))
+            units.add(write_cost(OURS, row, summary_after(row, message, owner)))
         return units
 
     # The reference design.
