@@ -13,7 +13,7 @@ CAPACITY_TITLES = {
 }
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
@@ -76,7 +76,7 @@ def _throughput_section(doc: dict[str, Any]) -> list[str]:
         "of warm-up; every round's req/s is in the JSON. CPU columns are CPU seconds per "
         "1,000 requests of the service, the load generator and the backend.",
         "",
-        *_table(header, rows),
+        *markdown_table(header, rows),
         "",
     ]
 
@@ -102,7 +102,7 @@ def _targets_section(doc: dict[str, Any]) -> list[str]:
         "DynamoDB calls take over the CPU the service spends on it: the ratio to expect when "
         "both are CPU-bound, and much less sensitive to a busy neighbour.",
         "",
-        *_table(header, rows),
+        *markdown_table(header, rows),
         "",
     ]
 
@@ -127,7 +127,7 @@ def _capacity_section(doc: dict[str, Any]) -> list[str]:
         "Computed from the seeded items' sizes by DynamoDB's rules (bench/item_size.py, "
         "bench/capacity_model.py); `measured` rows are the backend's ConsumedCapacity.",
         "",
-        *_table(header, rows),
+        *markdown_table(header, rows),
         "",
     ]
 
@@ -142,15 +142,17 @@ def _profile_section(profile: dict[str, Any]) -> list[str]:
         f"py-spy, {profile['samples']} samples of the service process during the level's last "
         "round. Hot paths (share of samples whose stack includes them):",
         "",
-        *_table(
+        *markdown_table(
             ("hot path", "share"), ((f"`{n}`", f"{s:.1%}") for n, s in profile["hot_paths"].items())
         ),
         "",
         "Self time by top-level package:",
         "",
-        *_table(("package", "share"), ((name, f"{share:.1%}") for name, share in packages)),
+        *markdown_table(("package", "share"), ((name, f"{share:.1%}") for name, share in packages)),
         "",
-        *_table(("function (self time)", "share"), ((f"`{n}`", f"{s:.1%}") for n, s in functions)),
+        *markdown_table(
+            ("function (self time)", "share"), ((f"`{n}`", f"{s:.1%}") for n, s in functions)
+        ),
         "",
     ]
 

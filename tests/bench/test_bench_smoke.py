@@ -77,3 +77,19 @@ def test_a_quick_run_writes_well_formed_json_markdown_and_plot(tmp_path: Path) -
     assert "| pattern |" in report
     assert "B: list my conversations" in report
     assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
+
+    comparison = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bench.compare", str(tmp_path), str(result_file)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    compared = [
+        line for line in comparison.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    assert len(compared) == 1 + len(PATTERNS)  # the header, then one row per pattern and level
+    for ratio in doc["ratios"]:
+        figure = f"{ratio['ratio']:.2f}"
+        assert any(figure in row and f"| {LEVEL} |" in row for row in compared), ratio
