@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict
 
@@ -44,15 +44,17 @@ class LevelResult(TypedDict):
 
 
 class CpuWatch:
-    def __init__(self, pids: Mapping[str, int]) -> None:
-        self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self._processes["driver"] = psutil.Process()
+    def __init__(self, pids: Mapping[str, Sequence[int]]) -> None:
+        self._processes = {
+            name: [psutil.Process(pid) for pid in role_pids] for name, role_pids in pids.items()
+        }
+        self._processes["driver"] = [psutil.Process()]
 
     def read(self) -> dict[str, float]:
         readings = {}
-        for name, process in self._processes.items():
-            times = process.cpu_times()
-            readings[name] = times.user + times.system
+        for name, processes in self._processes.items():
+            times = [process.cpu_times() for process in processes]
+            readings[name] = sum(t.user + t.system for t in times)
         return readings
 
 

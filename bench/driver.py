@@ -28,13 +28,14 @@ class DriverSpec(TypedDict):
     concurrency: int
     warmup_seconds: float
     duration_seconds: float
-    watch: dict[str, int]
-    """Processes whose CPU time is read at the window's edges, by role."""
+    watch: dict[str, list[int]]
+    """Processes whose CPU time is read at the window's edges, summed by role."""
     users: list[UserEntry]
     tokens: list[str]
     requests: list[Descriptor]
     service_host: str
-    service_port: int
+    service_ports: list[int]
+    """One per service process; connections are spread over them round-robin."""
     ddb_endpoint: str
     table_name: str
     idempotency_prefix: str
@@ -45,7 +46,7 @@ def build_target(spec: DriverSpec) -> Target:
     if spec["mode"] == "http":
         return HttpTarget(
             spec["service_host"],
-            spec["service_port"],
+            spec["service_ports"],
             pattern,
             spec["requests"],
             spec["tokens"],

@@ -95,19 +95,23 @@ class Connection(asyncio.Protocol):
 
 
 class HttpTarget:
-    """Drives the service: one connection per worker, reopened if the server drops it."""
+    """Drives the service: one connection per worker, reopened if the server drops it.
+
+    With several service processes (one port each), worker ``i`` talks to port ``i % n``,
+    as a balancer spreading connections evenly would."""
 
     def __init__(
         self,
         host: str,
-        port: int,
+        ports: Sequence[int],
         pattern: Pattern,
         requests: Sequence[Descriptor],
         tokens: Sequence[str],
         idempotency_prefix: str,
     ) -> None:
-        self._address = (host, port)
-        self._host_header = f"{host}:{port}"
+        self._host = host
+        self._ports = list(ports)
+        self._host_header = host
         self._pattern = pattern
         self._requests = requests
         self._tokens = tokens
@@ -127,13 +131,14 @@ class HttpTarget:
             idempotency_key=key,
         )
 
-    async def _connect(self) -> Connection:
+    async def _connect(self, worker: int) -> Connection:
         loop = asyncio.get_running_loop()
-        _, connection = await loop.create_connection(Connection, *self._address)
+        port = self._ports[worker % len(self._ports)]
+        _, connection = await loop.create_connection(Connection, self._host, port)
         return connection
 
     async def start(self, workers: int) -> None:
-        self._connections = [await self._connect() for _ in range(workers)]
+        self._connections = [await self._connect(worker) for worker in range(workers)]
 
     async def call(self, worker: int, request: int) -> str | None:
         """None on HTTP 200, else what went wrong (``http_404``, ``ConnectionResetError``)."""
@@ -147,7 +152,7 @@ class HttpTarget:
         connection = self._connections[worker]
         try:
             if not connection.open:
-                connection = self._connections[worker] = await self._connect()
+                connection = self._connections[worker] = await self._connect(worker)
             status = await connection.exchange(payload)
         except OSError as error:
             return type(error).__name__

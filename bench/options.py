@@ -33,6 +33,8 @@ class BenchOptions:
     """``PATTERN:CONCURRENCY`` to record with py-spy during that API level."""
     service_settings: dict[str, str]
     """Extra ``CRUDDUR_*`` settings for the service, for A/B experiments."""
+    service_processes: int
+    """Service processes, each on its own port; the load spreads over them round-robin."""
     label: str
     """What this run is, in words (e.g. which code it measured)."""
     quick: bool = False
@@ -122,6 +124,14 @@ def parser() -> argparse.ArgumentParser:
         help="py-spy the service during that API level (repeatable)",
     )
     p.add_argument(
+        "--service-processes",
+        type=int,
+        choices=range(1, 9),
+        default=1,
+        metavar="N",
+        help="run N service processes (instances behind a balancer); the floor is unchanged",
+    )
+    p.add_argument(
         "--setting",
         action="append",
         default=[],
@@ -162,6 +172,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         seed=args.seed,
         profiles=tuple(args.profile),
         service_settings=dict(args.setting),
+        service_processes=args.service_processes,
         label=args.label,
         quick=args.quick,
         argv=tuple(argv),

@@ -96,12 +96,13 @@ def _tokens(dataset: DataSet, state_dir: Path) -> list[str]:
 
 
 def _prime_identities(service: Service, tokens: list[str]) -> None:
-    """One request per user, so the service's identity cache is warm as in steady state."""
-    with httpx.Client(base_url=service.url, timeout=10.0) as http:
-        for token in tokens:
-            answer = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
-            if answer.status_code != 200:
-                raise RuntimeError(f"/api/me answered {answer.status_code}: {answer.text}")
+    """One request per user and process, so the caches are warm as in steady state."""
+    for url in service.urls:
+        with httpx.Client(base_url=url, timeout=10.0) as http:
+            for token in tokens:
+                answer = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+                if answer.status_code != 200:
+                    raise RuntimeError(f"/api/me answered {answer.status_code}: {answer.text}")
 
 
 def _with_rates(result: LevelResult, pattern: Pattern, name: str, mode: Mode) -> Measurement:
@@ -144,13 +145,13 @@ class _Phase:
             concurrency=level,
             warmup_seconds=self.options.warmup_seconds,
             duration_seconds=self.options.duration_seconds,
-            watch={"backend": self.started.pid}
-            | ({"service": self.service.pid} if mode == "api" else {}),
+            watch={"backend": [self.started.pid]}
+            | ({"service": list(self.service.pids)} if mode == "api" else {}),
             users=user_entries(self.dataset),
             tokens=self.tokens if mode == "api" else [],
             requests=requests,
             service_host=self.service.host,
-            service_port=self.service.port,
+            service_ports=list(self.service.ports),
             ddb_endpoint=self.started.endpoint,
             table_name=TABLE_NAME,
             idempotency_prefix=f"bench-{time.time_ns()}-{tag}",
@@ -159,7 +160,7 @@ class _Phase:
         if mode == "api" and f"{pattern.name}:{level}" in self.options.profiles:
             raw_path = self.options.out_dir / "tmp" / f"profile-{tag}.txt"
             window = self.options.warmup_seconds + self.options.duration_seconds
-            recorder = start_recording(self.service.pid, window, raw_path)
+            recorder = start_recording(self.service.pids[0], window, raw_path)
         result = self.load.run(spec, tag)
         if recorder is not None:
             self.profiles.append(finish_recording(recorder, raw_path, pattern.name, level))
@@ -225,6 +226,7 @@ def run_phase(
             state_dir,
             workdir / f"service-{name}.log",
             options.service_settings,
+            options.service_processes,
         ) as service:
             outcome.service_native = service.native
             _prime_identities(service, tokens)

@@ -83,11 +83,19 @@ def run(options: BenchOptions) -> Path:
             "seed": options.seed,
         },
         service={
-            "description": "`python -m app.serve` (uvicorn, one process, production settings) "
+            "description": "`python -m app.serve` (uvicorn, "
+            + (
+                "one process"
+                if options.service_processes == 1
+                else f"{options.service_processes} processes on their own ports, connections "
+                "spread round-robin, CPU summed"
+            )
+            + ", production settings) "
             "except: DynamoDB endpoint = the backend; local auth (the local issuer's RS256 "
             "tokens, same verifier as Cognito, which needs AWS); rate limits raised to "
             f"{UNREACHABLE_RATE_LIMIT} (still evaluated on every request); log level WARNING. "
             "Identity cache warmed with one request per user before measuring.",
+            "processes": options.service_processes,
             "extra_settings": options.service_settings,
         },
         load_generator=LOAD_GENERATOR,

@@ -28,15 +28,17 @@ NATIVE_SPEEDUPS = ("uvloop", "httptools")
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """One or more service processes, each on its own port, as instances behind a balancer."""
+
     host: str
-    port: int
-    pid: int
+    ports: tuple[int, ...]
+    pids: tuple[int, ...]
     native: tuple[str, ...]
-    """Which of NATIVE_SPEEDUPS the running process has loaded."""
+    """Which of NATIVE_SPEEDUPS the running processes have loaded."""
 
     @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def urls(self) -> tuple[str, ...]:
+        return tuple(f"http://{self.host}:{port}" for port in self.ports)
 
 
 def service_environment(
@@ -72,24 +74,32 @@ def running_service(
     state_dir: Path,
     log_path: Path,
     overrides: Mapping[str, str],
+    processes: int = 1,
 ) -> Iterator[Service]:
-    port = free_port()
-    argv = [sys.executable, "-m", "app.serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed module
-            argv,
-            env=service_environment(endpoint, table_name, state_dir, overrides),
-            # Settings also read ./.env: start where there is none, so only our settings apply.
-            cwd=state_dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    ports = tuple(free_port() for _ in range(processes))
+    started: list[subprocess.Popen[bytes]] = []
     try:
-        wait_until_answering(
-            f"http://127.0.0.1:{port}/readyz",
-            process,
-            accept=lambda answer: answer.status_code == 200,
-        )
-        yield Service("127.0.0.1", port, process.pid, _native_modules(process.pid))
+        with log_path.open("ab") as log:
+            for port in ports:
+                argv = [sys.executable, "-m", "app.serve", "--host", "127.0.0.1"]
+                started.append(
+                    subprocess.Popen(  # noqa: S603 - our interpreter, fixed module
+                        [*argv, "--port", str(port)],
+                        env=service_environment(endpoint, table_name, state_dir, overrides),
+                        # Settings also read ./.env: start where there is none.
+                        cwd=state_dir,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        for port, process in zip(ports, started, strict=True):
+            wait_until_answering(
+                f"http://127.0.0.1:{port}/readyz",
+                process,
+                accept=lambda answer: answer.status_code == 200,
+            )
+        pids = tuple(process.pid for process in started)
+        yield Service("127.0.0.1", ports, pids, _native_modules(pids[0]))
     finally:
-        stop(process)
+        for process in started:
+            stop(process)
