@@ -30,19 +30,22 @@ def load_runs(location: Path) -> list[dict[str, Any]]:
 
 def _by_level(runs: Sequence[dict[str, Any]]) -> dict[Level, dict[str, list[float]]]:
     levels: dict[Level, dict[str, list[float]]] = {}
+
+    def figures(pattern: str, backend: str, concurrency: int) -> dict[str, list[float]]:
+        empty: dict[str, list[float]] = {"ratio": [], "target": [], "rps": [], "p99": [], "cpu": []}
+        return levels.setdefault((pattern, backend, concurrency), empty)
+
     for run in runs:
         for ratio in run["ratios"]:
-            level = (ratio["pattern"], ratio["backend"], ratio["concurrency"])
-            figures = levels.setdefault(level, {"ratio": [], "cpu": [], "target": []})
-            figures["ratio"].append(ratio["ratio"])
-            figures["target"].append(ratio["target"])
-        for measurement in run["measurements"]:
-            if measurement["mode"] == "api":
-                level = (measurement["pattern"], measurement["backend"], measurement["concurrency"])
-                service_cpu = measurement["cpu_per_1k_requests"].get("service", 0.0)
-                levels.setdefault(level, {"ratio": [], "cpu": [], "target": []})["cpu"].append(
-                    service_cpu
-                )
+            level = figures(ratio["pattern"], ratio["backend"], ratio["concurrency"])
+            level["ratio"].append(ratio["ratio"])
+            level["target"].append(ratio["target"])
+        for measured in run["measurements"]:
+            if measured["mode"] == "api":
+                level = figures(measured["pattern"], measured["backend"], measured["concurrency"])
+                level["rps"].append(measured["throughput_rps"])
+                level["p99"].append(measured["latency_ms"]["p99"])
+                level["cpu"].append(measured["cpu_per_1k_requests"].get("service", 0.0))
     return levels
 
 
@@ -50,8 +53,10 @@ def _figures(values: Sequence[float], digits: int) -> str:
     return " / ".join(f"{value:.{digits}f}" for value in values) if values else "-"
 
 
-def comparison(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> str:
-    """Markdown: per level, every run's API/floor ratio and service CPU, before and after."""
+def comparison(
+    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], note: str = ""
+) -> str:
+    """Markdown: per level, every run's API/floor ratio, API req/s, p99 and service CPU."""
     old, new = _by_level(before), _by_level(after)
     rows = []
     order = list(BY_NAME)
@@ -68,12 +73,13 @@ def comparison(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]
                 pattern_title(pattern),
                 backend,
                 concurrency,
-                _figures(old[level]["ratio"], 2),
-                _figures(new[level]["ratio"], 2),
+                *(
+                    _figures(side[level][name], digits)
+                    for name, digits in (("ratio", 2), ("rps", 0), ("p99", 1), ("cpu", 2))
+                    for side in (old, new)
+                ),
                 "-" if target is None else f">= {target}",
                 met,
-                _figures(old[level]["cpu"], 2),
-                _figures(new[level]["cpu"], 2),
             ]
         )
     header = [
@@ -82,17 +88,24 @@ def comparison(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]
         "conc.",
         "API/floor before",
         "API/floor after",
-        "target",
-        "after runs meeting it",
+        "API req/s before",
+        "API req/s after",
+        "p99 ms before",
+        "p99 ms after",
         "service CPU s/1k before",
         "service CPU s/1k after",
+        "target",
+        "after runs meeting it",
     ]
     labels = [
         f"- **{side}** (runs {', '.join(run['run_id'] for run in runs)}): "
         + "; ".join(sorted({run["label"] for run in runs if run["label"]}))
         for side, runs in (("before", before), ("after", after))
     ]
-    return "\n".join(["# A/B comparison", "", *labels, "", *markdown_table(header, rows), ""])
+    intro = [note, ""] if note else []
+    return "\n".join(
+        ["# A/B comparison", "", *intro, *labels, "", *markdown_table(header, rows), ""]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,8 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("before", type=Path, help="directory of run-*.json (or one file)")
     parser.add_argument("after", type=Path, help="directory of run-*.json (or one file)")
     parser.add_argument("--out", type=Path, help="write the Markdown here instead of stdout")
+    parser.add_argument("--note", default="", help="a paragraph put above the table")
     args = parser.parse_args(argv)
-    text = comparison(load_runs(args.before), load_runs(args.after))
+    text = comparison(load_runs(args.before), load_runs(args.after), args.note)
     if args.out:
         args.out.write_text(text)
     else:

@@ -93,3 +93,19 @@ def test_a_quick_run_writes_well_formed_json_markdown_and_plot(tmp_path: Path) -
     for ratio in doc["ratios"]:
         figure = f"{ratio['ratio']:.2f}"
         assert any(figure in row and f"| {LEVEL} |" in row for row in compared), ratio
+
+
+def test_several_service_processes_share_the_load_and_their_cpu_is_summed(tmp_path: Path) -> None:
+    main_backend = "dynalite" if node_tools_present() else "moto"
+    command = [sys.executable, "-m", "bench.run", "--quick", "--backend", main_backend]
+    command += ["--concurrency", str(LEVEL), "--patterns", "list_conversations"]
+    command += ["--service-processes", "2", "--out", str(tmp_path)]
+    subprocess.run(command, cwd=REPO_ROOT, check=True, timeout=900)  # noqa: S603
+
+    [result_file] = tmp_path.glob("run-*.json")
+    doc = json.loads(result_file.read_text())
+    assert doc["service"]["processes"] == 2
+    [api] = [m for m in doc["measurements"] if m["mode"] == "api"]
+    assert api["requests"] > api["errors"] == 0  # both processes answered: none refused
+    assert api["cpu_seconds"]["service"] > 0
+    assert "2 processes" in (tmp_path / "latest.md").read_text()
