@@ -36,9 +36,8 @@ EXPOSE 4567
 # Liveness only (the process answers); the load balancer's target check should use /readyz.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4567/livez', timeout=2)"]
-# Graceful shutdown below ECS's default 30 s stop timeout; --lifespan on: a failed start-up
-# (missing Cognito settings, say) stops the container instead of serving without state.
-CMD ["uvicorn", "--factory", "app.main:create_app", \
-     "--host", "0.0.0.0", "--port", "4567", \
-     "--proxy-headers", "--timeout-graceful-shutdown", "20", "--no-server-header", \
-     "--loop", "uvloop", "--http", "httptools", "--lifespan", "on"]
+# One process per container: run one task per vCPU (bench/results/workers-20261128). On
+# SIGTERM, app.serve answers /readyz 503 for CRUDDUR_SHUTDOWN_DRAIN_SECONDS (5) while still
+# serving, then finishes in-flight requests within 20 s: below ECS's 30 s stop timeout.
+CMD ["python", "-m", "app.serve", "--host", "0.0.0.0", "--port", "4567", \
+     "--proxy-headers", "--graceful-timeout", "20"]

@@ -53,6 +53,7 @@ def build_server(
         access_log=False,  # RequestContextMiddleware logs each request, with its id
         log_config=None,  # keep configure_logging's JSON handler
         server_header=False,
+        lifespan="on",  # a failed start-up (missing settings, say) stops the server
         **uvicorn_options,  # type: ignore[arg-type]
     )
     return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds)

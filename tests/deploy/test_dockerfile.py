@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from deploy.build_lambda import PYTHON_VERSION, REPO
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -84,6 +86,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _status(port: int, path: str, until: int | None = None) -> int:
+    """GET ``path``'s status; with ``until``, polled for up to 5 s until it is that."""
+    deadline = time.monotonic() + 5
+    while True:
+        status = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code
+        if until is None or status == until or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
 def _with_port(argv: list[str], port: int) -> list[str]:
     return [str(port) if argument == "4567" else argument for argument in argv]
 
@@ -106,6 +118,7 @@ def test_the_command_serves_and_the_health_check_passes_and_it_stops_on_sigterm(
         "CRUDDUR_COGNITO_APP_CLIENT_IDS": "client-one",
         "CRUDDUR_CURSOR_SECRET": "s" * 32,
         "CRUDDUR_DDB_ENDPOINT_URL": ddb_endpoint,
+        "CRUDDUR_SHUTDOWN_DRAIN_SECONDS": "1",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
     }
@@ -124,8 +137,11 @@ def test_the_command_serves_and_the_health_check_passes_and_it_stops_on_sigterm(
             assert time.monotonic() < deadline, check.stderr.decode()
             time.sleep(0.2)
         server.send_signal(signal.SIGTERM)
-        # uvicorn drains, shuts the lifespan down, then re-raises the signal it caught.
-        assert server.wait(timeout=25) == -signal.SIGTERM
+        # Still serving, but no longer ready, so a load balancer drains the task first.
+        assert _status(port, "/readyz", until=503) == 503
+        assert _status(port, "/livez") == 200
+        # Then in-flight requests finish, the lifespan shuts down and the process exits.
+        assert server.wait(timeout=25) == 0
     finally:
         if server.poll() is None:
             server.kill()
