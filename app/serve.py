@@ -2,7 +2,7 @@
 
 On SIGTERM the service first reports not-ready (/readyz 503) for ``shutdown_drain_seconds`` while
 still serving, so load balancers stop routing to it; then uvicorn stops accepting connections,
-lets in-flight requests finish (bounded by --timeout-graceful-shutdown) and runs the lifespan's
+lets in-flight requests finish (bounded by --graceful-timeout) and runs the lifespan's
 shutdown, which closes the DynamoDB client. SIGINT (Ctrl-C) skips the drain.
 """
 
