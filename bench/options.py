@@ -61,7 +61,7 @@ FULL = Preset(
     scale=Scale(500, 3000, 6, 4, 2500),
     moto_scale=Scale(60, 30, 1, 0, 0),
     capacity_samples=100,
-    rounds=2,
+    rounds=3,
 )
 QUICK = Preset(
     concurrency=(1, 4),
