@@ -166,19 +166,29 @@ async def start_conversation(
     return str(response.json()["message_group_uuid"])
 
 
-async def _write_conversation(sender: User, recipient: User, text: str) -> UUID:
-    [table] = _current_table
-    group = pair_conversation_uuid(sender.uuid, recipient.uuid)
-    opener = Message(
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
+"""Well after any message a test sends through the API."""
+
+
+def message_in(
+    group: UUID, sender: User, text: str, *, at: datetime, opens_conversation: bool = False
+) -> Message:
+    return Message(
         uuid=uuid4(),
         message_group_uuid=group,
         sender_uuid=sender.uuid,
         sender_handle=sender.handle,
         sender_display_name=sender.display_name,
         text=text,
-        created_at=datetime.now(UTC),
-        opens_conversation=True,
+        created_at=at,
+        opens_conversation=opens_conversation,
     )
+
+
+async def _write_conversation(sender: User, recipient: User, text: str) -> UUID:
+    [table] = _current_table
+    group = pair_conversation_uuid(sender.uuid, recipient.uuid)
+    opener = message_in(group, sender, text, at=datetime.now(UTC), opens_conversation=True)
     for item in (
         message_item(opener),
         new_row_item(sender, recipient, opener),

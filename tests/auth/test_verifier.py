@@ -42,13 +42,34 @@ def wall_clock() -> FakeWallClock:
     return FakeWallClock()
 
 
+def static_keys(signing_key: rsa.RSAPrivateKey) -> StaticKeySource:
+    jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID}
+    return StaticKeySource({"keys": [{**jwk, "use": "sig", "alg": "RS256"}]})
+
+
 @pytest.fixture  # per test: each gets an empty verified-token cache
 def verifier(signing_key: rsa.RSAPrivateKey, wall_clock: FakeWallClock) -> AccessTokenVerifier:
-    jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID}
-    keys = StaticKeySource({"keys": [{**jwk, "use": "sig", "alg": "RS256"}]})
     return AccessTokenVerifier(
-        ISSUER, [CLIENT_ID, "another-app-client"], keys, leeway=LEEWAY, clock=wall_clock
+        ISSUER,
+        [CLIENT_ID, "another-app-client"],
+        static_keys(signing_key),
+        leeway=LEEWAY,
+        clock=wall_clock,
     )
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens handed to PyJWT for signature verification, in order."""
+    tokens: list[str] = []
+    library_decode = jwt.decode
+
+    def recording_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        tokens.append(token)
+        return library_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", recording_decode)
+    return tokens
 
 
 def cognito_access_claims(**overrides: Any) -> dict[str, Any]:
@@ -315,16 +336,8 @@ async def test_unexpected_library_error_is_still_a_401(
 
 @pytest.mark.asyncio
 async def test_a_verified_token_is_checked_with_rsa_once(
-    verifier: AccessTokenVerifier, signing_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+    verifier: AccessTokenVerifier, signing_key: rsa.RSAPrivateKey, decoded: list[str]
 ) -> None:
-    decoded: list[str] = []
-    library_decode = jwt.decode
-
-    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
-        decoded.append(token)
-        return library_decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(jwt, "decode", counting_decode)
     token = sign(cognito_access_claims(), signing_key)
 
     first = await verifier.verify(token)
@@ -350,19 +363,10 @@ async def test_a_remembered_token_still_expires(
 
 @pytest.mark.asyncio
 async def test_the_oldest_remembered_token_is_forgotten_first(
-    signing_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+    signing_key: rsa.RSAPrivateKey, decoded: list[str]
 ) -> None:
-    jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID}
-    keys = StaticKeySource({"keys": [{**jwk, "use": "sig", "alg": "RS256"}]})
+    keys = static_keys(signing_key)
     verifier = AccessTokenVerifier(ISSUER, [CLIENT_ID], keys, leeway=0, cache_size=2)
-    decoded: list[str] = []
-    library_decode = jwt.decode
-
-    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
-        decoded.append(token)
-        return library_decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(jwt, "decode", counting_decode)
     first, second, third = (
         sign(cognito_access_claims(sub=f"user-{n}"), signing_key) for n in range(3)
     )

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from datetime import timedelta
+from uuid import UUID
 
 import httpx
 
-from app.domain import Message
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.table import Item, Table
 from bench.capacity import summary_after
-from tests.conftest import MakeUser, SignedIn, start_conversation
-
-
-def _reply(group: UUID, sender: SignedIn, text: str, seconds: int) -> Message:
-    return Message(
-        uuid=uuid4(),
-        message_group_uuid=group,
-        sender_uuid=sender.user.uuid,
-        sender_handle=sender.user.handle,
-        sender_display_name=sender.user.display_name,
-        text=text,
-        created_at=datetime(2030, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds),
-    )
+from tests.conftest import LATER, MakeUser, message_in, start_conversation
 
 
 def _present(item: Item) -> Item:
@@ -38,7 +25,7 @@ async def test_the_modelled_summary_update_leaves_the_rows_the_repository_leaves
     group = UUID(await start_conversation(client, andrew, bayko, "hello?"))
     conversations = ConversationsRepository(table)
     for seconds, (sender, text) in enumerate([(andrew, "still there?"), (bayko, "yes!")], 1):
-        message = _reply(group, sender, text, seconds)
+        message = message_in(group, sender.user, text, at=LATER + timedelta(seconds=seconds))
         owners = (andrew, bayko)
         before = [await table.get(keys.conversation_key(o.user.uuid, group)) for o in owners]
 

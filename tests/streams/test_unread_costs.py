@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from datetime import timedelta
+from uuid import UUID
 
 import httpx
 import pytest
@@ -13,7 +13,7 @@ from app.repositories.conversations import UNREAD_CAP, ConversationsRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
 from app.streams.handler import handle_event
-from tests.conftest import MakeUser, SignedIn, start_conversation
+from tests.conftest import LATER, MakeUser, SignedIn, message_in, start_conversation
 from tests.streams.conftest import CallCounter, StreamReader, event_of, hooked
 
 
@@ -39,14 +39,8 @@ async def test_the_opening_message_record_costs_no_dynamodb_call(
 
 
 def _message(group: UUID, sender: SignedIn, index: int) -> Message:
-    return Message(
-        uuid=uuid4(),
-        message_group_uuid=group,
-        sender_uuid=sender.user.uuid,
-        sender_handle=sender.user.handle,
-        sender_display_name=sender.user.display_name,
-        text=f"unanswered {index}",
-        created_at=datetime(2030, 1, 1, tzinfo=UTC) + timedelta(seconds=index),
+    return message_in(
+        group, sender.user, f"unanswered {index}", at=LATER + timedelta(seconds=index)
     )
 
 
