@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from app.domain import Message
 from app.repositories import keys
@@ -18,7 +20,7 @@ from app.repositories.table import Table, serialize
 from app.settings import Settings
 from app.streams import handler as lambda_module
 from app.streams.handler import handle_event
-from tests.conftest import MakeUser, all_items, start_conversation
+from tests.conftest import MakeUser, SignedIn, all_items, start_conversation
 from tests.streams.conftest import (
     CallCounter,
     StreamReader,
@@ -125,17 +127,37 @@ def message_key(item: dict[str, Any]) -> dict[str, str]:
     return {"pk": item["pk"], "sk": item["sk"]}
 
 
+@dataclass(frozen=True)
+class TwoConversations:
+    andrew: SignedIn
+    bayko: SignedIn
+    carol: SignedIn
+    with_bayko: str
+    with_carol: str
+
+
+@pytest_asyncio.fixture
+async def two_conversations(
+    client: httpx.AsyncClient, make_user: MakeUser, stream: StreamReader
+) -> TwoConversations:
+    """Andrew in a conversation with Bayko and another with Carol; their records read already
+    (the creating transactions applied them)."""
+    andrew, bayko, carol = await make_user(), await make_user(), await make_user()
+    with_bayko = await start_conversation(client, andrew, bayko)
+    with_carol = await start_conversation(client, andrew, carol)
+    await stream.new_records()
+    return TwoConversations(andrew, bayko, carol, with_bayko, with_carol)
+
+
 async def test_poison_records_fail_alone(
     client: httpx.AsyncClient,
-    make_user: MakeUser,
+    two_conversations: TwoConversations,
     stream: StreamReader,
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, bayko, carol = await make_user(), await make_user(), await make_user()
-    with_bayko = await start_conversation(client, andrew, bayko)
-    with_carol = await start_conversation(client, andrew, carol)
-    await stream.new_records()  # already applied when the conversations were created
+    andrew, carol = two_conversations.andrew, two_conversations.carol
+    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
     # A message item missing its sender: undecodable, retrying will never help.
     broken = {
         "pk": keys.message_pk(UUID(with_bayko)),
@@ -165,15 +187,17 @@ async def test_poison_records_fail_alone(
 
 async def test_a_failing_conversation_update_reports_exactly_its_records(
     client: httpx.AsyncClient,
-    make_user: MakeUser,
+    two_conversations: TwoConversations,
     stream: StreamReader,
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, bayko, carol = await make_user(), await make_user(), await make_user()
-    with_bayko = await start_conversation(client, andrew, bayko)
-    with_carol = await start_conversation(client, andrew, carol)
-    await stream.new_records()
+    andrew, bayko, carol = (
+        two_conversations.andrew,
+        two_conversations.bayko,
+        two_conversations.carol,
+    )
+    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
     for text in ("one", "two"):
         await send(client, bayko, with_bayko, text)
         await send(client, carol, with_carol, text)
