@@ -267,3 +267,8 @@ class TokenOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class EventTicketOut(BaseModel):
+    ticket: str = Field(description="For `GET /api/events?ticket=`: single use, bound to you.")
+    expires_in: int = Field(description="Seconds the ticket stays usable.")

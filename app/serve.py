@@ -12,10 +12,12 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
 
+from app.events.bus import EventBus
 from app.main import create_app
 from app.observability import configure_logging
 from app.settings import Settings, settings_or_exit
@@ -34,18 +36,28 @@ class DrainingServer(uvicorn.Server):
             self.lifecycle.draining = True
             self._drain_until = time.monotonic() + self.drain_seconds
             return
+        # Event streams never finish by themselves: end them (with a retry hint) now, or
+        # uvicorn would wait for them before the lifespan's shutdown.
+        self.lifecycle.exiting()
         super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
         if self._drain_until is not None and time.monotonic() >= self._drain_until:
+            self.lifecycle.exiting()
             self.should_exit = True
         return await super().on_tick(counter)
 
 
 def build_server(
-    settings: Settings, host: str, port: int, **uvicorn_options: object
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    bus: EventBus | None = None,
+    on_message_stored: Callable[[], None] | None = None,
+    **uvicorn_options: object,
 ) -> DrainingServer:
-    app = create_app(settings)
+    app = create_app(settings, bus=bus, on_message_stored=on_message_stored)
     config = uvicorn.Config(
         app,
         host=host,

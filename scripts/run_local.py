@@ -11,14 +11,16 @@ import argparse
 import asyncio
 import logging
 import sys
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from pathlib import Path
 
 from app.ddb import open_client
+from app.events.bus import Hub, build_bus
 from app.observability import configure_logging
 from app.repositories.schema import create_table
 from app.repositories.table import Table
-from app.serve import build_server
+from app.serve import DrainingServer, build_server
 from app.settings import Settings, settings_or_exit
 from app.streams.worker import run_worker
 from scripts.seed import seed
@@ -37,17 +39,40 @@ async def prepare(settings: Settings) -> None:
 
 async def serve(settings: Settings, host: str, port: int) -> None:
     await prepare(settings)
-    server = build_server(settings, host, port)
+    async with serving_with_worker(settings, host, port) as server:
+        await server.serve()  # returns after Ctrl-C, once in-flight requests are done
+
+
+@asynccontextmanager
+async def serving_with_worker(
+    settings: Settings, host: str, port: int, **uvicorn_options: object
+) -> AsyncIterator[DrainingServer]:
+    """The API server and (when enabled) the stream worker, sharing one event bus.
+
+    On the default in-process bus the worker's events reach this server's streams directly,
+    and each stored message wakes the worker at once instead of after its poll interval.
+    With Redis configured, events travel through Redis as they would between processes.
+    """
+    bus = build_bus(
+        settings.events_redis_url,
+        Hub(settings.events_queue_size, settings.events_max_streams_per_user),
+    )
+    await bus.start()
+    wake = asyncio.Event()
+    server = build_server(
+        settings, host, port, bus=bus, on_message_stored=wake.set, **uvicorn_options
+    )
     stop_worker = asyncio.Event()
     worker = None
     if settings.stream_worker_enabled:
-        worker = asyncio.create_task(run_worker(settings, stop_worker))
+        worker = asyncio.create_task(run_worker(settings, stop_worker, bus, wake))
     try:
-        await server.serve()  # returns after Ctrl-C, once in-flight requests are done
+        yield server
     finally:
         stop_worker.set()
         if worker is not None:
             await worker
+        await bus.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,11 @@ def message_sk(created_at: datetime, message_uuid: UUID) -> str:
     return f"{format_timestamp(created_at)}#{message_uuid}"
 
 
+def message_sk_floor(moment: datetime) -> str:
+    """Sorts before the key of every message sent at or after ``moment``."""
+    return format_timestamp(moment)
+
+
 def parse_message_sk(sk: str) -> tuple[datetime, UUID]:
     timestamp, _, message_uuid = sk.partition("#")
     return parse_timestamp(timestamp), UUID(message_uuid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -164,3 +165,12 @@ class MessagesRepository:
             older_than=items[0]["sk"] if more_older else None,
             newer_than=items[-1]["sk"] if items else newer_than,
         )
+
+    async def sent_since(
+        self, message_group_uuid: UUID, moment: datetime, *, limit: int
+    ) -> list[Message]:
+        """Up to ``limit`` messages sent at or after ``moment``, oldest first."""
+        page = await self.page(
+            message_group_uuid, limit=limit, newer_than=keys.message_sk_floor(moment)
+        )
+        return page.messages

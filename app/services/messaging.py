@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -13,6 +15,8 @@ from uuid import UUID, uuid4
 
 from app.domain import Conversation, Message, User, pair_conversation_uuid
 from app.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.events.bus import EventPublisher
+from app.events.model import read_event
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import (
     ConversationExists,
@@ -24,6 +28,8 @@ from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 5
 CREATE_BACKOFF_SECONDS = 0.05
@@ -56,12 +62,19 @@ class MessagingService:
         messages: MessagesRepository,
         cursors: CursorCodec,
         idempotency_ttl_seconds: int,
+        *,
+        publisher: EventPublisher | None = None,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.users = users
         self.conversations = conversations
         self.messages = messages
         self.cursors = cursors
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.publisher = publisher
+        """Where mark-read announces the moved marker (``read`` events)."""
+        self.on_stored = on_stored
+        """Called after a message was stored: wakes a stream worker in this process."""
 
     async def _require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
         conversation = await self.conversations.get(user.uuid, message_group_uuid)
@@ -174,6 +187,8 @@ class MessagingService:
                     headers={"Retry-After": "1"},
                 ) from None
             return replayed
+        if self.on_stored is not None:
+            self.on_stored()
         return message
 
     async def _store(
@@ -217,4 +232,11 @@ class MessagingService:
         )
         if conversation is None:
             raise conversation_not_found()
+        if self.publisher is not None:
+            try:
+                await self.publisher.publish(
+                    owner.uuid, read_event(conversation, datetime.now(UTC))
+                )
+            except Exception as error:  # a lost hint: other tabs resume
+                log.warning("read event not published error=%s", type(error).__name__)
         return conversation

@@ -13,16 +13,19 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from app.domain import Message
 from app.errors import ServiceError
+from app.events.bus import EventPublisher, RedisPublisher
+from app.events.publishing import publish_messages
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import message_from_item
-from app.repositories.table import deserialize
+from app.repositories.table import Table, deserialize
 from app.settings import Settings
 from app.streams.events import sequence_number
 
@@ -58,9 +61,15 @@ def _error_name(error: BaseException) -> str:
 
 
 async def handle_event(
-    event: Mapping[str, Any], conversations: ConversationsRepository
+    event: Mapping[str, Any],
+    conversations: ConversationsRepository,
+    publisher: EventPublisher | None = None,
 ) -> BatchResponse:
-    """Apply a batch of stream records; report the sequence numbers of the records that failed."""
+    """Apply a batch of stream records; report the sequence numbers of the records that failed.
+
+    With a ``publisher``, each conversation whose update succeeded is then announced to its
+    participants (events are hints: a failed publish is logged, never retried).
+    """
     records = event.get("Records", [])
     failed: set[str] = set()
     messages_by_group: defaultdict[UUID, list[Message]] = defaultdict(list)
@@ -95,6 +104,8 @@ async def handle_event(
                 _error_name(outcome),
             )
             failed.update(records_by_group[group])
+        elif publisher is not None:
+            await _announce(conversations, publisher, group, messages_by_group[group])
 
     log.info(
         "stream batch records=%d messages=%d conversations=%d failed=%d",
@@ -112,6 +123,20 @@ async def handle_event(
     }
 
 
+async def _announce(
+    conversations: ConversationsRepository,
+    publisher: EventPublisher,
+    group: UUID,
+    messages: list[Message],
+) -> None:
+    try:
+        await publish_messages(conversations, publisher, group, messages)
+    except Exception as error:  # a lost hint: clients resume from the table
+        log.warning(
+            "event publish failed message_group_uuid=%s error=%s", group, _error_name(error)
+        )
+
+
 def _lambda_settings() -> Settings:
     """``CRUDDUR_*`` from the function's environment, with more attempts than the API allows:
     nobody waits on a stream batch, and a failed one is retried as a whole."""
@@ -120,15 +145,27 @@ def _lambda_settings() -> Settings:
     return configured.model_copy(update={"ddb_max_attempts": attempts})
 
 
-runtime: LambdaRuntime[ConversationsRepository] = LambdaRuntime(
-    ConversationsRepository, _lambda_settings
-)
+@dataclass(frozen=True)
+class _Consumer:
+    conversations: ConversationsRepository
+    publisher: RedisPublisher | None
+    """Events go out only where Redis is configured: nothing else reaches the API's streams."""
+
+
+def _consumer(table: Table) -> _Consumer:
+    redis_url = Settings().events_redis_url
+    return _Consumer(
+        ConversationsRepository(table), RedisPublisher(redis_url) if redis_url else None
+    )
+
+
+runtime: LambdaRuntime[_Consumer] = LambdaRuntime(_consumer, _lambda_settings)
 
 
 def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
     """AWS Lambda entry point (synchronous): one loop and one client per container."""
 
-    async def work(conversations: ConversationsRepository) -> BatchResponse:
-        return await handle_event(event, conversations)
+    async def work(consumer: _Consumer) -> BatchResponse:
+        return await handle_event(event, consumer.conversations, consumer.publisher)
 
     return runtime.run(work)

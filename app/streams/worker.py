@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.ddb import open_client
+from app.events.bus import EventPublisher, RedisPublisher
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.schema import describe_table
 from app.repositories.table import Table
@@ -60,6 +61,17 @@ class _Shard:
     ended: bool = False
 
 
+async def _woken_during(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    """Sleep until ``seconds`` pass, ``stop`` is set or ``wake`` is set (then clear it)."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    wake.clear()
+
+
 async def _stopped_during(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep, waking early when ``stop`` is set; True when it was."""
     try:
@@ -87,6 +99,7 @@ class StreamWorker:
         handle: BatchHandler,
         *,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.table_name = settings.table_name
         self.poll_interval_seconds = settings.stream_poll_interval_seconds
@@ -95,6 +108,8 @@ class StreamWorker:
         self.checkpoints = CheckpointFile(checkpoint_path)
         self.handle = handle
         self.max_attempts = max_attempts
+        self.wake = wake or asyncio.Event()
+        """Set by the API in this process after it stored a message: poll now, not later."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the stream until ``stop`` is set or the task is cancelled.
@@ -157,7 +172,7 @@ class StreamWorker:
                     refresh_at = 0.0  # its children are listed by now
             if handled == 0:
                 log.debug("stream idle stream=%s", stream_arn)
-                await _stopped_during(stop, self.poll_interval_seconds)
+                await _woken_during(stop, self.wake, self.poll_interval_seconds)
 
     async def _refresh_shards(self, stream_arn: str, shards: dict[str, _Shard]) -> None:
         listed: dict[str, str | None] = {}
@@ -301,17 +316,23 @@ def checkpoint_path(settings: Settings) -> Path:
     return settings.local_state_dir / f"stream-checkpoints.{settings.table_name}.json"
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event,
+    publisher: EventPublisher | None = None,
+    wake: asyncio.Event | None = None,
+) -> None:
     """Follow the table's stream until ``stop`` is set: what the dev runner starts beside the API.
 
-    Opens its own clients; the checkpoint file lives in ``settings.local_state_dir``.
+    Opens its own clients; the checkpoint file lives in ``settings.local_state_dir``. Events
+    go to ``publisher`` (the API's in-process bus, or Redis); ``wake`` cuts an idle wait short.
     """
     async with AsyncExitStack() as resources:
         ddb = await open_client(settings, resources)
         streams = await open_client(settings, resources, "dynamodbstreams")
         conversations = ConversationsRepository(Table(ddb, settings.table_name))
-        handle = functools.partial(handle_event, conversations=conversations)
-        worker = StreamWorker(settings, ddb, streams, checkpoint_path(settings), handle)
+        handle = functools.partial(handle_event, conversations=conversations, publisher=publisher)
+        worker = StreamWorker(settings, ddb, streams, checkpoint_path(settings), handle, wake=wake)
         await worker.run(stop)
 
 
@@ -320,7 +341,13 @@ async def _run_until_signalled(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await run_worker(settings, stop)
+    # In its own process the worker reaches API streams only through Redis, when configured.
+    publisher = RedisPublisher(settings.events_redis_url) if settings.events_redis_url else None
+    try:
+        await run_worker(settings, stop, publisher)
+    finally:
+        if publisher is not None:
+            await publisher.aclose()
 
 
 def main() -> None:

@@ -247,11 +247,12 @@ async def test_lambda_entry_point_reuses_one_client_across_invocations(
     try:
         # The handler runs its own event loop, so it gets a thread of its own.
         first = await asyncio.to_thread(lambda_module.handler, event_of(first_batch), None)
-        conversations = lambda_module.runtime._resource
+        consumer = lambda_module.runtime._resource
         second = await asyncio.to_thread(lambda_module.handler, event_of(second_batch), None)
-        assert lambda_module.runtime._resource is conversations  # reused, not reopened
-        assert conversations is not None
-        config = conversations.table.client.meta.config
+        assert lambda_module.runtime._resource is consumer  # reused, not reopened
+        assert consumer is not None
+        assert consumer.publisher is None  # no Redis configured: no events to publish
+        config = consumer.conversations.table.client.meta.config
         retries = config.retries  # type: ignore[attr-defined]  # set, but not in the stubs
         assert retries == {"mode": "standard", "total_max_attempts": 5}
     finally:
