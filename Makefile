@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint typecheck lock clean lambda iam image bench
+.PHONY: run test install lint typecheck lock clean lambda iam image bench redis-server
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -27,10 +27,16 @@ typecheck: install
 
 # The suite on the embedded moto server, then the integration tests again on dynalite (a second,
 # stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out).
-test: lint typecheck node_modules/.bin/dynalite
+test: lint typecheck node_modules/.bin/dynalite redis-server
 	$(BIN)/pytest
 	DDB_TARGET=dynalite $(BIN)/pytest -m "not transactions and not streams and not ttl" \
 		tests/routers tests/scripts tests/faults tests/streams
+
+# The event-bus tests start a real Redis server (Debian's redis-server), installed with
+# apt-get when missing (as root, as CI runs).
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 
 node_modules/.bin/dynalite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -52,11 +52,10 @@ class TicketBook:
         payload, _, signature = ticket.rpartition(".")
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise ticket_invalid()
+        # Signed by us, so well formed; a forgery never gets this far.
         user_hex, expires_text, nonce = payload.split(".")
         expires_at = int(expires_text)
-        if expires_at < time.time():
-            raise ticket_invalid()
-        if not await self._first_use(nonce, expires_at):
+        if expires_at < time.time() or not await self._first_use(nonce, expires_at):
             raise ticket_invalid()
         return UUID(hex=user_hex)
 

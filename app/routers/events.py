@@ -100,7 +100,7 @@ async def stream_events(
     state: State,
     response: Response,
     ticket: Annotated[
-        str | None, Query(max_length=200, description="From `POST /api/events/tickets`.")
+        str | None, Query(max_length=4096, description="From `POST /api/events/tickets`.")
     ] = None,
     since: Annotated[
         str | None, Query(max_length=40, description="An event id to resume after.")
