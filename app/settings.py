@@ -143,7 +143,7 @@ class Settings(BaseSettings):
         default=30, ge=1, le=600, description="How long a stream ticket may wait to be used."
     )
     events_max_streams_per_user: int = Field(
-        default=8, ge=1, le=1000, description="Open streams per user and process; more is 429."
+        default=8, ge=1, le=100_000, description="Open streams per user and process; more is 429."
     )
     events_retry_ms: int = Field(
         default=3000, ge=0, le=600_000, description="The `retry:` a stream tells clients."
