@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -401,8 +401,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     parser.add_argument("--topologies", default="embedded,redis")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument("--rounds", type=int, help="override the plan's rounds")
+    parser.add_argument("--idle-streams", type=int, help="override the plan's idle streams")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    plan = replace(
+        plan,
+        rounds=args.rounds or plan.rounds,
+        idle_streams=args.idle_streams or plan.idle_streams,
+    )
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-events-") as work:
