@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ from app.events.model import position
 from app.settings import Settings
 from tests.conftest import LATER, MakeUser, SignedIn
 from tests.events.conftest import (
+    WAIT_SECONDS,
     LiveServer,
     eventually,
     live_server,
@@ -138,3 +140,22 @@ async def test_shutdown_ends_streams_with_a_retry_hint(
         live.stop()
         await stream.wait_ended()
         assert len(stream.retries) == 2  # the farewell frame repeats the retry hint
+
+
+async def test_an_idle_stream_carries_heartbeat_comments(
+    settings: Settings, table: object, make_user: MakeUser
+) -> None:
+    andrew = await make_user()
+    async with (
+        live_server(live_settings(settings, events_heartbeat_seconds=0.2)) as server,
+        server.client() as http,
+        http.stream("GET", "/api/events", headers=andrew.headers) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-store"
+        comments = 0
+        async with asyncio.timeout(WAIT_SECONDS):
+            async for line in response.aiter_lines():
+                comments += line == ": heartbeat"
+                if comments == 2:
+                    break
