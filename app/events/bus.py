@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from uuid import UUID
@@ -22,7 +21,7 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-CloseReason = Literal["lagged", "shutdown", "bus_lost"]
+CloseReason = Literal["lagged", "shutdown", "bus_lost", "session_expired"]
 
 CHANNEL_PREFIX = "cruddur:events:"
 """Redis channel of a user: ``cruddur:events:<user_uuid>``."""
@@ -280,7 +279,3 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 def build_bus(redis_url: str | None, hub: Hub) -> EventBus:
     return RedisBus(redis_url, hub) if redis_url else InProcessBus(hub)
-
-
-Wake = Callable[[], None]
-"""Called after this process stored a message: the local stream worker polls at once."""

@@ -42,22 +42,24 @@ class TicketBook:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:_SIGNATURE_BYTES]).decode().rstrip("=")
 
-    def issue(self, user_uuid: UUID) -> str:
+    def issue(self, user_uuid: UUID, session_expires_at: int) -> str:
+        """A ticket for ``user_uuid``, whose stream ends when the access token that asked for
+        it expires (``session_expires_at``, epoch seconds)."""
         expires_at = int(time.time()) + self.ttl_seconds
-        payload = f"{user_uuid.hex}.{expires_at}.{secrets.token_hex(16)}"
+        payload = f"{user_uuid.hex}.{expires_at}.{session_expires_at}.{secrets.token_hex(16)}"
         return f"{payload}.{self._sign(payload)}"
 
-    async def redeem(self, ticket: str) -> UUID:
-        """The ticket's user; ``ticket_invalid`` if forged, expired or already used."""
+    async def redeem(self, ticket: str) -> tuple[UUID, int]:
+        """The ticket's user and session end; ``ticket_invalid`` if forged, expired or used."""
         payload, _, signature = ticket.rpartition(".")
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise ticket_invalid()
         # Signed by us, so well formed; a forgery never gets this far.
-        user_hex, expires_text, nonce = payload.split(".")
+        user_hex, expires_text, session_text, nonce = payload.split(".")
         expires_at = int(expires_text)
         if expires_at < time.time() or not await self._first_use(nonce, expires_at):
             raise ticket_invalid()
-        return UUID(hex=user_hex)
+        return UUID(hex=user_hex), int(session_text)
 
     async def _first_use(self, nonce: str, expires_at: int) -> bool:
         if self._shared is not None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request, Response, Security
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 
+from app.auth import parse_bearer
 from app.deps import CurrentUser, ReadLimit, State, bearer_scheme, current_user
 from app.errors import RateLimited, Unauthenticated, Unavailable, problem_responses
 from app.events.bus import ShuttingDown, TooManyStreams
 from app.events.model import parse_position, position
 from app.events.replay import ReplayLimits, replay
-from app.events.stream import event_stream
+from app.events.stream import StreamResponse, event_stream
 from app.schemas import EventTicketOut
 from app.state import AppState
 
@@ -57,7 +60,15 @@ def _limits(state: AppState) -> ReplayLimits:
     )
 
 
-async def _stream_user(request: Request, state: AppState, ticket: str | None) -> UUID:
+async def _session_expires_at(request: Request, state: AppState) -> int:
+    """When the request's (already verified, so cached) access token expires."""
+    claims = await state.verifier.verify(parse_bearer(request.headers.get("authorization")))
+    return claims.expires_at
+
+
+async def _stream_user(request: Request, state: AppState, ticket: str | None) -> tuple[UUID, int]:
+    """The user, and when their session ends: the stream ends then (with a retry hint), so a
+    stream never outlives the access token that opened it."""
     if any(name in request.query_params for name in _TOKEN_PARAMETERS):
         raise Unauthenticated(
             "Access tokens are never accepted in a URL; use a ticket.", code="token_in_url"
@@ -65,7 +76,7 @@ async def _stream_user(request: Request, state: AppState, ticket: str | None) ->
     if ticket is not None:
         return await state.tickets.redeem(ticket)
     user = await current_user(request)
-    return user.uuid
+    return user.uuid, await _session_expires_at(request, state)
 
 
 @router.post(
@@ -75,9 +86,9 @@ async def _stream_user(request: Request, state: AppState, ticket: str | None) ->
     responses=problem_responses(Unauthenticated, Unavailable, RateLimited),
     dependencies=[ReadLimit],
 )
-async def create_event_ticket(user: CurrentUser, state: State) -> EventTicketOut:
+async def create_event_ticket(user: CurrentUser, state: State, request: Request) -> EventTicketOut:
     return EventTicketOut(
-        ticket=state.tickets.issue(user.uuid),
+        ticket=state.tickets.issue(user.uuid, await _session_expires_at(request, state)),
         expires_in=state.settings.events_ticket_ttl_seconds,
     )
 
@@ -108,7 +119,7 @@ async def stream_events(
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
     _: Annotated[object, Security(bearer_scheme)] = None,
 ) -> Response:
-    user_uuid = await _stream_user(request, state, ticket)
+    user_uuid, session_expires_at = await _stream_user(request, state, ticket)
     state.rate_limiter.hit("read", str(user_uuid), response)
     settings = state.settings
     try:
@@ -124,6 +135,9 @@ async def stream_events(
     except Exception:
         log.exception("event bus subscribe failed")
         raise Unavailable("Events are unavailable.", code="events_unavailable") from None
+    session_end = asyncio.get_running_loop().call_later(
+        max(0.0, session_expires_at - time.time()), connection.end, "session_expired"
+    )
     # Subscribed before reading the table: whatever is published meanwhile is queued, so the
     # replay and the live events overlap rather than leave a gap.
     log.info("event stream opened user=%s streams=%d", user_uuid, state.bus.hub.open_streams)
@@ -141,10 +155,14 @@ async def stream_events(
                 _limits(state),
             )
     except BaseException:
+        session_end.cancel()
         await state.bus.unsubscribe(connection)
         raise
-    return EventSourceResponse(
-        event_stream(state.bus, connection, opening, position(now), settings.events_retry_ms),
+    return StreamResponse(
+        state.bus,
+        connection,
+        session_end,
+        event_stream(connection, opening, position(now), settings.events_retry_ms),
         headers=dict(response.headers),
         ping=settings.events_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),

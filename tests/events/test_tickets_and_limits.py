@@ -7,10 +7,12 @@ import time
 from uuid import uuid4
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from app.events.bus import Event, Hub, InProcessBus
 from app.settings import Settings
-from tests.conftest import MakeUser
+from tests.conftest import MakeUser, RunningApp
 from tests.events.conftest import LiveServer, live_server, live_settings, open_stream
 
 
@@ -90,3 +92,29 @@ async def test_a_slow_consumer_is_disconnected_without_slowing_the_others() -> N
     async with asyncio.timeout(5):
         await reader
     assert received == sent
+
+
+async def test_a_stream_ends_when_the_access_token_that_opened_it_expires(
+    live: LiveServer, make_user: MakeUser, running_app: RunningApp
+) -> None:
+    andrew = await make_user()
+    issuer = running_app.state.local_issuer
+    assert issuer is not None
+    assert andrew.user.cognito_sub is not None
+    short = issuer.mint_access_token(
+        sub=andrew.user.cognito_sub, username=andrew.user.handle, lifetime_seconds=2
+    )
+    headers = {"Authorization": f"Bearer {short}"}
+    async with live.client() as http:
+        ticket = await ticket_for(http, headers)
+        for opened_with in ({"headers": headers}, {"params": {"ticket": ticket}}):
+            async with open_stream(http, **opened_with) as stream:  # type: ignore[arg-type]
+                await stream.wait_ended()
+                assert len(stream.retries) == 2  # ended by the server, with a retry hint
+
+
+def test_the_redis_url_must_be_a_redis_url() -> None:
+    for good in ("redis://127.0.0.1:6379/0", "rediss://cache.example:6379/0"):
+        assert Settings(events_redis_url=good, _env_file=None).events_redis_url == good  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings(events_redis_url="http://127.0.0.1:6379", _env_file=None)  # type: ignore[call-arg]
