@@ -33,6 +33,9 @@ from bench.patterns import (
 from bench.scale.workload import Workload
 from bench.workload import Descriptor
 
+PAGE_SAMPLES = 100
+"""Conversations whose last page prices a page read: read units round up per page, so the
+expectation needs many pages drawn from the message lengths, not one average page."""
 MARK_READ = "mark_read"
 """Not in the benchmark's plan: priced here with the same model functions."""
 _FILLER = "lorem ipsum dolor sit amet "
@@ -74,11 +77,8 @@ def sample_texts(workload: Workload, count: int = PAGE_LIMIT) -> list[str]:
     return texts
 
 
-def _conversation(
-    owner: User, partner: User, texts: list[str], rotation: int
-) -> SeededConversation:
+def _conversation(owner: User, partner: User, texts: list[str]) -> SeededConversation:
     group = pair_conversation_uuid(owner.uuid, partner.uuid)
-    ordered = texts[rotation:] + texts[:rotation]
     messages = tuple(
         Message(
             uuid=uuid5(BENCH_NAMESPACE, f"scale:{group}:{index}"),
@@ -87,32 +87,43 @@ def _conversation(
             sender_handle=sender.handle,
             sender_display_name=sender.display_name,
             text=text,
-            created_at=HISTORY_ENDS_AT - timedelta(minutes=len(ordered) - index),
+            created_at=HISTORY_ENDS_AT - timedelta(minutes=len(texts) - index),
         )
         for index, (text, sender) in enumerate(
-            zip(ordered, [owner, partner] * len(ordered), strict=False)
+            zip(texts, [owner, partner] * len(texts), strict=False)
         )
     )
     return SeededConversation(group, owner, partner, messages, hot=False)
 
 
 def workload_dataset(workload: Workload) -> DataSet:
-    """User 0 in ``conversations_per_user`` conversations of one full page each, and a
-    stranger (the last user) with no conversation, for first messages."""
+    """User 0 in ``conversations_per_user`` conversations of one full page each; a stranger
+    (user ``conversations_per_user + 1``) with none, for first messages; and
+    ``PAGE_SAMPLES`` conversations between further pairs of users, whose pages are read."""
     rng = random.Random(6)
     partners = max(1, workload.conversations_per_user)
-    users = tuple(bench_user(index, rng) for index in range(partners + 2))
+    users = tuple(bench_user(index, rng) for index in range(partners + 2 + 2 * PAGE_SAMPLES))
     texts = sample_texts(workload)
+    # Each conversation a page drawn at random from the lengths: pages vary around the mean as
+    # real ones do, and read units round up per page.
+    pairs = [(users[0], users[index]) for index in range(1, partners + 1)]
+    pairs += [(users[index], users[index + 1]) for index in range(partners + 2, len(users), 2)]
     conversations = tuple(
-        _conversation(users[0], users[index], texts, index) for index in range(1, partners + 1)
+        _conversation(first, second, rng.choices(texts, k=PAGE_LIMIT)) for first, second in pairs
     )
-    pairs = frozenset(frozenset((c.first.uuid, c.second.uuid)) for c in conversations)
-    return DataSet(users, conversations, pairs)
+    pair_sets = frozenset(frozenset((c.first.uuid, c.second.uuid)) for c in conversations)
+    return DataSet(users, conversations, pair_sets)
+
+
+def inbox_of(dataset: DataSet) -> tuple[SeededConversation, ...]:
+    """User 0's conversations."""
+    owner = dataset.users[0]
+    return tuple(c for c in dataset.conversations if c.first == owner)
 
 
 def _samples(dataset: DataSet, workload: Workload) -> dict[Pattern, list[Descriptor]]:
     texts = sample_texts(workload)
-    conversations = dataset.conversations
+    conversations = inbox_of(dataset)
     members: list[Descriptor] = []
     # Every text once, the conversations in turn: the lengths keep their shares exactly.
     for turn in range(max(len(texts), len(conversations))):
@@ -126,12 +137,17 @@ def _samples(dataset: DataSet, workload: Workload) -> dict[Pattern, list[Descrip
                 text=texts[turn % len(texts)],
             )
         )
-    stranger = dataset.users[-1].handle
+    stranger = dataset.users[len(conversations) + 1].handle
     return {
         LIST_CONVERSATIONS: [Descriptor(user=0, group=None, handle=None, text=None)],
         READ_PAGE: [
-            Descriptor(user=0, group=str(c.message_group_uuid), handle=None, text=None)
-            for c in dataset.conversations
+            Descriptor(
+                user=dataset.users.index(c.first),
+                group=str(c.message_group_uuid),
+                handle=None,
+                text=None,
+            )
+            for c in dataset.conversations[len(conversations) :]
         ],
         SEND_MESSAGE: members,
         MESSAGE_HANDLE_EXISTING: members,
@@ -156,10 +172,11 @@ def marked_read(row: Item) -> Item:
 
 def _mark_read_units(dataset: DataSet) -> Units:
     total = Units()
-    for conversation in dataset.conversations:
+    inbox = inbox_of(dataset)
+    for conversation in inbox:
         row = conversation.row_items()[0]  # user 0's row
         total.add(get_cost(row, consistent=True)).add(write_cost(OURS, row, marked_read(row)))
-    return total.scaled(1 / len(dataset.conversations))
+    return total.scaled(1 / len(inbox))
 
 
 def _average(values: list[float]) -> float:
@@ -167,7 +184,7 @@ def _average(values: list[float]) -> float:
 
 
 def _sizes(dataset: DataSet) -> Sizes:
-    rows = [row for c in dataset.conversations for row in c.row_items()]
+    rows = [row for c in inbox_of(dataset) for row in c.row_items()]
     activity, participants = (
         OURS.index(name) for name in (keys.ACTIVITY_INDEX, keys.CONVERSATION_INDEX)
     )
