@@ -40,13 +40,14 @@ def plot(
     for label, values in series.items():
         axes.plot(users, values, label=label)
     top = max(max(values) for values in series.values())
+    crossings: dict[int, list[str]] = {}
     for index, limit in enumerate(tiers[0].limits):
-        if not limit.ranked:
-            continue
         crossing = _first_crossing(tiers, index)
-        if crossing is not None:
-            axes.axvline(crossing, color="grey", linestyle=":", linewidth=1)
-            axes.text(crossing, top, f" {limit.name}", rotation=90, va="top", fontsize=7)
+        if limit.ranked and crossing is not None:
+            crossings.setdefault(crossing, []).append(limit.name)
+    for crossing, names in crossings.items():
+        axes.axvline(crossing, color="grey", linestyle=":", linewidth=1)
+        axes.text(crossing, top, " " + "\n ".join(names), rotation=90, va="top", fontsize=7)
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("daily active users")

@@ -23,6 +23,8 @@ from uuid import UUID
 
 from app.ddb import open_client
 from app.domain import Message
+from app.repositories import keys
+from app.repositories.conversations import PARTICIPANTS_PER_CONVERSATION as PARTICIPANTS
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.schema import create_table, drop_table
@@ -37,6 +39,7 @@ from bench.capacity_measured import units_of
 from bench.capacity_model import TABLE, Units
 from bench.patterns import LIST_CONVERSATIONS, PAGE_LIMIT, READ_PAGE, SEND_MESSAGE
 from bench.report import markdown_table, pattern_title
+from bench.scale import published as pub
 from bench.scale.model import SECONDS_PER_DAY, request_rates
 from bench.scale.units import (
     MARK_READ,
@@ -169,6 +172,27 @@ def comparison(day: Day) -> str:
     return "\n".join(markdown_table(header, rows))
 
 
+def hot_spot_ceilings(day: Day, workload: Workload) -> str:
+    """The per-key ceilings of the first two hot spots with the replay's measured table units
+    in place of the model's (the LSI part stays the model's: dynalite does not report it)."""
+    units = request_units(workload).by_pattern
+    sends = day.requests[SEND_MESSAGE.name]
+    message_put = day.measured[SEND_MESSAGE.name].write.get(TABLE, 0.0) / sends
+    row_table = day.measured[SUMMARY_UPDATE].write.get(TABLE, 0.0) / sends / PARTICIPANTS
+    row_index = units[SUMMARY_UPDATE].write.get(keys.ACTIVITY_INDEX, 0.0) / PARTICIPANTS
+    limit = pub.PARTITION_WRITE_UNITS.value
+    rows = [
+        ["`MSG#<group>`: a message put", f"{message_put:.2f}", f"{limit / message_put:,.0f}"],
+        [
+            "`GRP#<owner>`: a summary update of one row (table + LSI)",
+            f"{row_table:.2f} + {row_index:.2f}",
+            f"{limit / (row_table + row_index):,.0f}",
+        ],
+    ]
+    header = ["partition key: event", "WCU per event (measured table + model LSI)", "events/s"]
+    return "\n".join(markdown_table(header, rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scale.simulate", description=__doc__)
     parser.parse_args()
@@ -177,6 +201,8 @@ def main() -> None:
         day = asyncio.run(replay_day(db.endpoint, CHECK_WORKLOAD))
     print(f"One day of {CHECK_WORKLOAD.daily_active_users} users on dynalite {db.version}:\n")
     print(comparison(day))
+    print("\nPer-key write ceilings from these measurements (1,000 WCU per partition):\n")
+    print(hot_spot_ceilings(day, CHECK_WORKLOAD))
 
 
 if __name__ == "__main__":
