@@ -75,7 +75,8 @@ def hot_spots(units: RequestUnits) -> list[HotSpot]:
             "message sent into it",
             pub.PARTITION_WRITE_UNITS.value / message_put,
             sizes.message + overhead,
-            "sends past the ceiling throttle and the API answers 503 after its retries; the two "
+            "sends past the ceiling throttle and the API answers 503 dynamodb_throttled after its "
+            "3 attempts; the two "
             "rows are updated at most once a batching window each (coalescing), so they do not "
             "amplify; page reads cap at "
             f"{page_reads:,.0f}/s",
@@ -91,7 +92,8 @@ def hot_spots(units: RequestUnits) -> list[HotSpot]:
             pub.PARTITION_WRITE_UNITS.value / opening_row,
             row_bytes,
             "each opener's transaction writes a row into the celebrity's partition at twice the "
-            "units; past the ceiling transactions are throttled and senders get 503; every "
+            "units; past the ceiling transactions are cancelled as throttled and senders get 503 "
+            "dynamodb_throttled; every "
             "later message then lands on the same partition as the first hot spot",
             "admission control: a per-recipient limit on new conversations (message requests "
             "queued and accepted in batches), and the sharded owner rows of the first answer",

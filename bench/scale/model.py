@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from app.repositories import keys
 from app.repositories.conversations import PARTICIPANTS_PER_CONVERSATION
 from bench.capacity import SUMMARY_UPDATE
 from bench.capacity_model import Units
@@ -314,6 +315,11 @@ def tier(
             ),
             Limit(
                 "table reads, on-demand quota (peak RCU)", read * peak, pub.ON_DEMAND_TABLE_UNITS
+            ),
+            Limit(
+                "GSI writes, on-demand quota (peak WCU of the KEYS_ONLY index)",
+                per_second.write.get(keys.CONVERSATION_INDEX, 0.0) * peak,
+                pub.ON_DEMAND_TABLE_UNITS,
             ),
             Limit(
                 "Lambda concurrency at peak (invocations x duration)",

@@ -92,8 +92,8 @@ ITEM_COLLECTION_BYTES = Published(
 )
 ON_DEMAND_TABLE_UNITS = Published(
     40000,
-    "read (and, separately, write) request units per second per on-demand table, default "
-    "quota, raisable",
+    "read (and, separately, write) request units per second per on-demand table (and per GSI), "
+    "default quota, raisable",
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
     "on-demand-capacity-mode-max-throughput.html",
 )
