@@ -29,11 +29,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     overrides = {name: getattr(args, name, None) for name in WORKLOAD_FIELDS}
-    workload = load(args.workload, overrides)
     stream = stream_config()
-    run = run_inputs(args.run or latest_run(), stream)
+    try:
+        workload = load(args.workload, overrides)
+        run = run_inputs(args.run or latest_run(), stream)
+    except (OSError, ValueError) as error:  # a bad file or value: one line, exit status 2
+        parser.error(str(error))
     units = request_units(workload)
     tiers = [tier(workload.at(users), units, run, stream) for users in TIERS]
     print(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.patterns import SEND_MESSAGE
+from bench.patterns import PATTERNS, SEND_MESSAGE
 from bench.processes import REPO_ROOT
 from bench.workload import HOT_SHARE
 
@@ -94,6 +94,9 @@ def run_inputs(path: Path, stream: StreamConfig) -> RunInputs:
         known = busiest.get(m["pattern"])
         if known is None or m["concurrency"] > known["concurrency"]:
             busiest[m["pattern"]] = m
+    missing = sorted({p.name for p in PATTERNS} - set(busiest))
+    if missing:
+        raise ValueError(f"{path.name} measured no {', '.join(missing)}: pass a full run")
     return RunInputs(
         path,
         {name: m["cpu_per_1k_requests"]["service"] for name, m in busiest.items()},

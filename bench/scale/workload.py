@@ -50,6 +50,33 @@ class Workload:
     months_of_history: int = 12
     """Storage is reported after this many months of growth."""
 
+    def __post_init__(self) -> None:
+        shares = {
+            "list_share_of_reads": self.list_share_of_reads,
+            "connected_share_at_peak": self.connected_share_at_peak,
+            "new_conversation_share + idempotent_share": (
+                self.new_conversation_share + self.idempotent_share
+            ),
+        }
+        for name, share in shares.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} must lie between 0 and 1, not {share}")
+        positive = {
+            "daily_active_users": self.daily_active_users,
+            "messages_per_user_per_day": self.messages_per_user_per_day,
+            "peak_to_average": self.peak_to_average,
+            "conversations_per_user": self.conversations_per_user,
+            "messages_per_session": self.messages_per_session,
+            "session_seconds": self.session_seconds,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, not {value}")
+        if not self.message_length or any(
+            length <= 0 or share < 0 for length, share in self.message_length
+        ):
+            raise ValueError("message_length needs (characters > 0, share >= 0) pairs")
+
     def at(self, daily_active_users: int) -> Workload:
         return replace(self, daily_active_users=daily_active_users)
 

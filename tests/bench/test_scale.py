@@ -177,3 +177,12 @@ def test_an_unknown_workload_field_is_refused(tmp_path: Path) -> None:
     workload.write_text('{"daily_users": 5}')
     with pytest.raises(ValueError, match="daily_users"):
         load(workload, {})
+
+
+def test_a_bad_workload_value_is_one_line_and_exit_status_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--new-conversation-share", "0.9", "--idempotent-share", "0.5"])
+    assert exit_info.value.code == 2
+    assert "must lie between 0 and 1" in capsys.readouterr().err
