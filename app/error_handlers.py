@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import PROBLEM_JSON, InvalidInput, ProblemDetails, ServiceError
+from app.text import UNSTORABLE_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ _OWN_CODES = {
     "handle_invalid",
     "message_target_missing",
     "message_target_ambiguous",
+    UNSTORABLE_TEXT,
 }
 
 

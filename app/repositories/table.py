@@ -17,7 +17,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from app.errors import ServiceError, Unavailable
+from app.errors import InvalidInput, ServiceError, Unavailable
+from app.text import UNSTORABLE_TEXT, is_storable, storable
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -72,7 +73,14 @@ class CapacityLog:
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB attribute values; None means "no such attribute", so it is left out."""
+    """DynamoDB attribute values; None means "no such attribute", so it is left out.
+
+    Text that UTF-8 cannot encode is refused here, whichever writer produced it (the API's
+    bodies are checked earlier, the CLI's and the Cognito trigger's arguments only here).
+    """
+    for value in item.values():
+        if isinstance(value, str) and not is_storable(value):
+            raise InvalidInput("Text must be valid Unicode.", code=UNSTORABLE_TEXT)
     return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
 
 
@@ -83,8 +91,10 @@ def deserialize(attributes: Mapping[str, Any]) -> Item:
 def _attribute_value(value: Mapping[str, Any]) -> Any:
     # Nearly all our attributes are strings, and TypeDeserializer's generic dispatch costs
     # several times a lookup: 8% of a conversation listing's CPU (bench/, issue 6).
+    # Another writer may have stored text we cannot send back: it is repaired, not refused,
+    # so one such item never fails the page that holds it.
     text = value.get("S")
-    return text if text is not None else _deserializer.deserialize(value)
+    return storable(text) if text is not None else _deserializer.deserialize(value)
 
 
 @asynccontextmanager
