@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         default=Path(".local"), description="Local issuer key and stream checkpoints."
     )
     local_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    identity_cache_ttl_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long a process remembers which user a token's sub is; a deleted user "
+        "is refused at most this long after the deletion (0: look it up on every request).",
+    )
     cursor_secret: SecretStr | None = Field(
         default=None, description="HMAC key for pagination cursors; required with cognito auth."
     )
