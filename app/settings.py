@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_NAMES = {"localhost"}
 
+ErrorFormat = Literal["problem", "spa"]
+
 
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
@@ -99,6 +101,12 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
         description="Origins the browser may call from (comma-separated).",
+    )
+    error_format: ErrorFormat = Field(
+        default="problem",
+        description="Error bodies: RFC 9457 problem details, or (spa) the JSON array of codes "
+        "the Cruddur SPA renders; a request accepting application/problem+json always gets "
+        "problem details.",
     )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
