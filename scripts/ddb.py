@@ -162,7 +162,7 @@ async def cmd_get_conversation(settings: Settings, args: argparse.Namespace) -> 
         if await ConversationsRepository(table_with_log).get(reader.uuid, group) is None:
             raise CommandError(f"{args.handle!r} is not in conversation {group}")
         page = await MessagesRepository(table_with_log).page(group, limit=args.limit)
-    for message in page.messages:
+    for message in page.items:
         _print_json(
             {
                 "uuid": message.uuid,
@@ -181,7 +181,7 @@ async def cmd_list_conversations(settings: Settings, args: argparse.Namespace) -
         owner = await _user_by_handle(table, args.handle)
         repo = ConversationsRepository(Table(table.client, table.name, capacity))
         page = await repo.list_recent(owner.uuid, limit=args.limit)
-    for conversation in page.conversations:
+    for conversation in page.items:
         _print_json(
             {
                 "message_group_uuid": conversation.message_group_uuid,

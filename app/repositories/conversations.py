@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from app.domain import Conversation, ConversationPage, Message, User
+from app.domain import Conversation, Message, Page, User
 from app.repositories import keys
 from app.repositories.table import ConditionFailed, Item, Table
 
@@ -103,8 +103,8 @@ class ConversationsRepository:
         return _conversation_from(owner_uuid, item) if item else None
 
     async def list_recent(
-        self, owner_uuid: UUID, *, limit: int, after: Mapping[str, str] | None = None
-    ) -> ConversationPage:
+        self, owner_uuid: UUID, *, limit: int, next: Mapping[str, str] | None = None
+    ) -> Page[Conversation, Item]:
         """Pattern B: the owner's conversations, newest activity first, one Query on the LSI."""
         page = await self.table.query(
             index=keys.ACTIVITY_INDEX,
@@ -112,11 +112,10 @@ class ConversationsRepository:
             values={":pk": keys.conversations_pk(owner_uuid)},
             forward=False,
             limit=limit,
-            start_key=after,
+            next=next,
         )
-        return ConversationPage(
-            conversations=[_conversation_from(owner_uuid, item) for item in page.items],
-            continue_after=page.last_key,
+        return Page(
+            items=[_conversation_from(owner_uuid, item) for item in page.items], next=page.next
         )
 
     async def participants(self, message_group_uuid: UUID) -> list[UUID]:

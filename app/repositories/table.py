@@ -17,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from app.domain import Page
 from app.errors import InvalidInput, ServiceError, Unavailable
 from app.text import UNSTORABLE_TEXT, is_storable, storable
 
@@ -52,12 +53,6 @@ class TransactionCancelled(Exception):
 
     def failed(self, index: int) -> bool:
         return self.reasons[index] is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Item]
-    last_key: Item | None
 
 
 @dataclass(slots=True)
@@ -220,11 +215,11 @@ class Table:
         index: str | None = None,
         forward: bool = True,
         limit: int | None = None,
-        start_key: Mapping[str, Any] | None = None,
+        next: Mapping[str, Any] | None = None,
         consistent: bool = False,
         projection: str | None = None,
-    ) -> Page:
-        """One page; the caller decides whether to follow ``last_key``."""
+    ) -> Page[Item, Item]:
+        """One page; the caller decides whether to follow ``next`` (LastEvaluatedKey)."""
         request = self._request(
             TableName=self.name,
             IndexName=index,
@@ -233,17 +228,17 @@ class Table:
             ExpressionAttributeValues=values,
             ScanIndexForward=forward,
             Limit=limit,
-            ExclusiveStartKey=serialize(start_key) if start_key else None,
+            ExclusiveStartKey=serialize(next) if next else None,
             ConsistentRead=consistent or None,
             ProjectionExpression=projection,
         )
         async with dynamodb_errors():
             response = await self.client.query(**request)
         self._record("Query", response)
-        last_key = response.get("LastEvaluatedKey")
+        next_key = response.get("LastEvaluatedKey")
         return Page(
             items=[deserialize(item) for item in response.get("Items", [])],
-            last_key=deserialize(last_key) if last_key else None,
+            next=deserialize(next_key) if next_key else None,
         )
 
     def put_op(
