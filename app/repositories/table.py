@@ -170,6 +170,12 @@ class Table:
             response = await self.client.put_item(**request)
         self._record("PutItem", response)
 
+    async def delete(self, key: Mapping[str, str]) -> None:
+        request = self._request(TableName=self.name, Key=serialize(key))
+        async with dynamodb_errors():
+            response = await self.client.delete_item(**request)
+        self._record("DeleteItem", response)
+
     async def update(
         self,
         key: Mapping[str, str],
