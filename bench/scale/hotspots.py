@@ -63,8 +63,10 @@ def hot_spots(units: RequestUnits) -> list[HotSpot]:
             pub.PARTITION_WRITE_UNITS.value / per_row_update,
             row_bytes,
             "every message to them rewrites their row and its LSI entry in the same partition; "
-            "past the ceiling the stream handler's updates throttle, are retried (5 attempts a "
-            "call, then the batch), and the inbox lags; lists stay cheap (one LSI page)",
+            "past the ceiling the stream handler's updates throttle, each call is tried 5 times, "
+            "then Lambda retries the batch until it succeeds, holding back the shard's later "
+            "records: their inbox lags, and so does every conversation on that shard; lists "
+            "stay cheap (one LSI page)",
             "coalesce per owner partition as well as per conversation in a batch; past that, "
             "write-shard the owner's rows (GRP#<owner>#<n>) and merge n LSI pages on list",
         ),
