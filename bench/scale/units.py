@@ -8,7 +8,7 @@ items the repositories build. When the row design changes, these figures change 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import uuid5
 
@@ -183,15 +183,16 @@ def _average(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def _sizes(dataset: DataSet) -> Sizes:
+def _sizes(dataset: DataSet, workload: Workload) -> Sizes:
     rows = [row for c in inbox_of(dataset) for row in c.row_items()]
     activity, participants = (
         OURS.index(name) for name in (keys.ACTIVITY_INDEX, keys.CONVERSATION_INDEX)
     )
+    # One message per sample text: the lengths in their exact shares.
+    model = dataset.conversations[0].messages[0]
+    messages = [message_item(replace(model, text=text)) for text in sample_texts(workload)]
     return Sizes(
-        message=_average(
-            [item_size(message_item(m)) for c in dataset.conversations for m in c.messages]
-        ),
+        message=_average([item_size(message) for message in messages]),
         row=_average([item_size(row) for row in rows]),
         activity_entry=_average(
             [item_size(activity.entry(r, OURS.table_keys) or {}) for r in rows]
@@ -212,4 +213,4 @@ def request_units(workload: Workload) -> RequestUnits:
     }
     by_pattern[MARK_READ] = _mark_read_units(dataset)
     assert SUMMARY_UPDATE in by_pattern
-    return RequestUnits(by_pattern, _sizes(dataset), dataset)
+    return RequestUnits(by_pattern, _sizes(dataset, workload), dataset)
