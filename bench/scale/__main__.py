@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
                 report.dynamodb(tiers),
                 report.compute(tiers),
                 report.limits(tiers),
-                report.hot_spot_table(hot_spots(units), workload, units),
+                report.hot_spot_table(hot_spots(units, stream), workload, units),
                 report.sources(),
             ]
         )

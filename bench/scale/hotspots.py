@@ -15,6 +15,8 @@ from bench.capacity import OURS, SUMMARY_UPDATE
 from bench.capacity_model import TABLE, Units, write_cost
 from bench.patterns import LIST_CONVERSATIONS, READ_PAGE, SEND_MESSAGE
 from bench.scale import published as pub
+from bench.scale.measured import StreamConfig
+from bench.scale.model import shard_ceiling
 from bench.scale.units import RequestUnits
 from bench.scale.workload import Workload
 
@@ -43,7 +45,7 @@ def _same_partition(units: Units) -> float:
     return units.write.get(TABLE, 0.0) + units.write.get(keys.ACTIVITY_INDEX, 0.0)
 
 
-def hot_spots(units: RequestUnits) -> list[HotSpot]:
+def hot_spots(units: RequestUnits, stream: StreamConfig) -> list[HotSpot]:
     overhead = pub.ITEM_STORAGE_OVERHEAD.value
     sizes = units.sizes
     row_bytes = sizes.row + sizes.activity_entry + 2 * overhead
@@ -54,6 +56,7 @@ def hot_spots(units: RequestUnits) -> list[HotSpot]:
     opening_row = _same_partition(write_cost(OURS, None, row, transactional=True))
     message_put = units.by_pattern[SEND_MESSAGE.name].write.get(TABLE, 0.0)
     page_reads = pub.PARTITION_READ_UNITS.value / units.by_pattern[READ_PAGE.name].total_read
+    shard = shard_ceiling(stream).value
     return [
         HotSpot(
             "one user in thousands of conversations",
@@ -80,8 +83,8 @@ def hot_spots(units: RequestUnits) -> list[HotSpot]:
             "sends past the ceiling throttle and the API answers 503 dynamodb_throttled after its "
             "3 attempts; the two "
             "rows are updated at most once a batching window each (coalescing), so they do not "
-            "amplify; page reads cap at "
-            f"{page_reads:,.0f}/s",
+            f"amplify; page reads cap at {page_reads:,.0f}/s; all its records share one stream "
+            f"shard, which applies about {shard:,.0f} records/s with one batch in flight",
             "bucket the message partition by time (MSG#<group>#<month>): new writes move to a "
             "new key and the 10 GB collection limit never binds; admission control per "
             "conversation (a per-conversation rate limit) before that",

@@ -170,6 +170,20 @@ def _invocations_per_shard(rate: float, stream: StreamConfig) -> float:
     return -math.expm1(-rate * window) / window
 
 
+def shard_ceiling(stream: StreamConfig, assumptions: Assumptions = Assumptions()) -> pub.Published:
+    """Records a second one shard's batches can apply, one batch in flight per shard."""
+    full_batch_seconds = (
+        2 * assumptions.dynamodb_round_trip_ms
+        + stream.batch_size * assumptions.handler_cpu_ms_per_record
+    ) / 1000
+    return pub.Published(
+        stream.parallelization_factor * stream.batch_size / full_batch_seconds,
+        f"records/s one stream shard applies: {stream.parallelization_factor} batch(es) in "
+        f"flight (ParallelizationFactor, documented default 1, max 10) of {stream.batch_size}",
+        pub.PARALLELIZATION_FACTOR_MAX.source,
+    )
+
+
 def tier(
     workload: Workload,
     units: RequestUnits,
@@ -325,6 +339,11 @@ def tier(
                 "Lambda concurrency at peak (invocations x duration)",
                 lambda_concurrency,
                 pub.LAMBDA_CONCURRENCY,
+            ),
+            Limit(
+                "stream records/s per shard at peak",
+                messages * peak / shards,
+                shard_ceiling(stream, assumptions),
             ),
             Limit(
                 "readers per stream shard (the mapping only)",
