@@ -151,12 +151,14 @@ def limits(tiers: Sequence[Tier]) -> str:
         cells = [f"{_n(t.limits[index].used)} ({t.limits[index].utilisation:.0%})" for t in tiers]
         rows.append([name, f"{_n(documented.value)} {documented.unit}", *cells])
     header = ["limit", "documented", *[f"{_n(t.daily_active_users)} users" for t in tiers]]
-    first = [
-        f"- {_n(t.daily_active_users)} users: **{t.first_limit.name}** at "
-        f"{t.first_limit.utilisation:.0%} of {_n(t.first_limit.limit.value)} "
-        f"({t.first_limit.limit.source})"
-        for t in tiers
-    ]
+    first = []
+    for t in tiers:
+        limit = t.first_limit
+        share = f"{limit.utilisation:.0%} of {_n(limit.limit.value)} ({limit.limit.source})"
+        if limit.utilisation < 0.01:
+            first.append(f"- {_n(t.daily_active_users)} users: none above 1%")
+        else:
+            first.append(f"- {_n(t.daily_active_users)} users: **{limit.name}** at {share}")
     return (
         "### Limits (used, share of the documented limit)\n\n"
         + _table(header, rows)
