@@ -140,6 +140,11 @@ def request_rates(workload: Workload) -> dict[str, float]:
     }
 
 
+def _messages(rates: dict[str, float]) -> float:
+    """Messages per second: every kind of send."""
+    return sum(rates[p.name] for p in (SEND_MESSAGE, SEND_IDEMPOTENT, MESSAGE_HANDLE_NEW))
+
+
 def _units_per_second(rates: dict[str, float], units: RequestUnits, summaries: float) -> Units:
     total = Units()
     for name, rate in rates.items():
@@ -156,7 +161,7 @@ def _storage_growth_bytes_per_day(
     per_conversation = PARTICIPANTS_PER_CONVERSATION * (
         sizes.row + sizes.activity_entry + sizes.participants_entry + 3 * overhead
     )
-    messages = sum(rates[p.name] for p in (SEND_MESSAGE, SEND_IDEMPOTENT, MESSAGE_HANDLE_NEW))
+    messages = _messages(rates)
     return SECONDS_PER_DAY * (
         messages * per_message + rates[MESSAGE_HANDLE_NEW.name] * per_conversation
     )
@@ -167,7 +172,8 @@ def _invocations_per_shard(rate: float, stream: StreamConfig) -> float:
     window = stream.batching_window_seconds
     if rate * window >= stream.batch_size:
         return rate / stream.batch_size
-    return -math.expm1(-rate * window) / window
+    # Windows that hold at least one record: the same count as a conversation's row updates.
+    return rate * poisson_updates_per_message(rate, window)
 
 
 def shard_ceiling(stream: StreamConfig, assumptions: Assumptions = Assumptions()) -> pub.Published:
@@ -192,7 +198,7 @@ def tier(
     assumptions: Assumptions = Assumptions(),
 ) -> Tier:
     rates = request_rates(workload)
-    messages = sum(rates[p.name] for p in (SEND_MESSAGE, SEND_IDEMPOTENT, MESSAGE_HANDLE_NEW))
+    messages = _messages(rates)
     peak = workload.peak_to_average
     # A conversation's messages arrive in sessions; the handler coalesces each batching window.
     in_session = workload.messages_per_session / workload.session_seconds
