@@ -54,7 +54,7 @@ async def replay(
         return [reset_event(now)]
     start = since - limits.overlap
     page = await conversations.list_recent(owner_uuid, limit=limits.max_conversations + 1)
-    rows = page.conversations
+    rows = page.items
     if len(rows) > limits.max_conversations and rows[-1].last_message_at >= start:
         return [reset_event(now)]
     rows = rows[: limits.max_conversations]
