@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from bench.machine import machine_info
 from bench.processes import REPO_ROOT, child_environment, free_port, stop, wait_until_answering
 from bench.stats import summarize_latencies
 from scripts.embedded import embedded_dynamodb
+from scripts.redis_server import redis_server
 
 SENDER, RECIPIENT = "andrewbrown", "bayko"
 WAIT_SECONDS = 60.0
@@ -99,33 +99,6 @@ def _process(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[byte
 
 
 @contextmanager
-def _redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is missing: `make redis-server` installs it")
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - Debian's package, fixed arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    with _process(process):
-        deadline = time.monotonic() + WAIT_SECONDS
-        while (
-            subprocess.run(  # noqa: S603
-                [binary.replace("redis-server", "redis-cli"), "-p", str(port), "ping"],
-                capture_output=True,
-                check=False,
-            ).stdout.strip()
-            != b"PONG"
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-
-
-@contextmanager
 def topology(name: str, work_dir: Path) -> Iterator[Topology]:
     """Fresh processes: the embedded DynamoDB, then the API (and worker) of ``name``."""
     state_dir = work_dir / name
@@ -135,7 +108,7 @@ def topology(name: str, work_dir: Path) -> Iterator[Topology]:
         extra: dict[str, str] = {}
         if name == "redis":
             extra = {
-                "CRUDDUR_EVENTS_REDIS_URL": stack.enter_context(_redis_server()),
+                "CRUDDUR_EVENTS_REDIS_URL": stack.enter_context(redis_server()),
                 "CRUDDUR_STREAM_WORKER_ENABLED": "false",
             }
         environment = _environment(endpoint, state_dir, **extra)

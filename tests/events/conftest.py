@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from httpx_sse import ServerSentEvent, aconnect_sse
 
 from app.serve import DrainingServer
 from app.settings import Settings
+from scripts.redis_server import redis_server
 from scripts.run_local import serving_with_worker
 from tests.conftest import SignedIn
 
@@ -186,31 +184,5 @@ async def eventually(check: Any) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A real Redis server (Debian's ``redis-server``, installed by ``make test``) on a free
-    loopback port, without persistence."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing: `make test` installs it (make redis-server)"
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    process = subprocess.Popen(  # noqa: S603 - Debian's package, fixed arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as probe:
-                    probe.sendall(b"PING\r\n")
-                    if probe.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with redis_server() as url:
+        yield url
