@@ -15,7 +15,13 @@ from sse_starlette import ServerSentEvent
 
 from app.auth import parse_bearer
 from app.deps import CurrentUser, ReadLimit, State, bearer_scheme, current_user
-from app.errors import RateLimited, Unauthenticated, Unavailable, problem_responses
+from app.errors import (
+    InvalidInput,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    problem_responses,
+)
 from app.events.bus import ShuttingDown, TooManyStreams
 from app.events.model import parse_position, position
 from app.events.replay import ReplayLimits, replay
@@ -103,7 +109,7 @@ async def create_event_ticket(user: CurrentUser, state: State, request: Request)
             "description": "An endless event stream.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **problem_responses(Unauthenticated, RateLimited, Unavailable),
+        **problem_responses(InvalidInput, Unauthenticated, RateLimited, Unavailable),
     },
 )
 async def stream_events(
