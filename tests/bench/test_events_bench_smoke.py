@@ -27,5 +27,5 @@ def test_a_quick_events_run_reports_every_figure(tmp_path: Path) -> None:
                 assert set(row["latency_ms"]) == {"p50", "p95", "p99", "max", "mean"}
         streams = result["streams"]
         assert streams["idle_streams"] == doc["plan"]["idle_streams"]
-        assert streams["fanout_events_delivered"] == streams["fanout_events_expected"]
+        assert streams["fanout_streams_complete"] == streams["idle_streams"]
     assert (tmp_path / "events-latest.md").read_text().startswith("# Events benchmark")
