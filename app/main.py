@@ -11,7 +11,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from app.error_handlers import install_error_handlers
-from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.routers import dev, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
@@ -43,8 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.lifecycle = lifecycle  # the server entry point flips it on SIGTERM
     install_error_handlers(app)
-    # The last added runs first: request ids and access logs see everything, CORS answers
-    # preflights, and the body cap applies before any route parses a body.
+    # The last added runs first: request ids and access logs see everything, protective
+    # headers go on every answer (preflights and 413s too), CORS answers preflights, and the
+    # body cap applies before any route parses a body.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -60,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-Request-ID",
         ],
         max_age=600,
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age_seconds=settings.hsts_max_age_seconds
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
         description="Origins the browser may call from (comma-separated).",
     )
+    hsts_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=63072000,
+        description="Send Strict-Transport-Security with this max-age (0: not sent). Only for "
+        "deployments whose clients reach the service over HTTPS (TLS ended in front).",
+    )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     opentelemetry: bool = Field(
