@@ -26,9 +26,12 @@ COPY app ./app
 RUN python -m compileall -q app
 # FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-* headers uvicorn believes (with
 # --proxy-headers); set it to the load balancer's subnets when deploying.
+# Keep-alive above the ALB's 60 s idle timeout, so the service never closes a connection the
+# balancer is about to reuse (a 502 for that request otherwise).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     CRUDDUR_AUTH_MODE=cognito \
+    CRUDDUR_HTTP_KEEP_ALIVE_SECONDS=75 \
     FORWARDED_ALLOW_IPS=127.0.0.1
 # Numeric, so orchestrators can verify the image does not run as root.
 USER 10001:10001

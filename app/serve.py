@@ -4,6 +4,9 @@ On SIGTERM the service first reports not-ready (/readyz 503) for ``shutdown_drai
 still serving, so load balancers stop routing to it; then uvicorn stops accepting connections,
 lets in-flight requests finish (bounded by --graceful-timeout) and runs the lifespan's
 shutdown, which closes the DynamoDB client. SIGINT (Ctrl-C) skips the drain.
+
+Connections are bounded here too (``CRUDDUR_HTTP_*``): request head size and time
+(app/http_limits.py), idle keep-alive, and a concurrency cap answered with 503.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from types import FrameType
 
 import uvicorn
 
+from app.http_limits import bounded_head_protocol
 from app.main import create_app
 from app.observability import configure_logging
 from app.settings import Settings, settings_or_exit
@@ -50,6 +54,11 @@ def build_server(
         app,
         host=host,
         port=port,
+        http=bounded_head_protocol(
+            settings.http_max_head_bytes, settings.http_head_timeout_seconds
+        ),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_concurrency,
         access_log=False,  # RequestContextMiddleware logs each request, with its id
         log_config=None,  # keep configure_logging's JSON handler
         server_header=False,
