@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
+from app.docs import OPENAPI_URL, install_docs
 from app.error_handlers import install_error_handlers
 from app.middleware import (
     BodySizeLimitMiddleware,
@@ -44,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI looks the global OpenTelemetry providers up on every request unless told
         # not to: 4-5% of the CPU of a listing (bench/, issue 6).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        docs_url=None,  # install_docs serves it without a CDN
+        redoc_url=None,
+        openapi_url=OPENAPI_URL if settings.docs_enabled else None,
     )
     app.state.lifecycle = lifecycle  # the server entry point flips it on SIGTERM
     install_error_handlers(app)
@@ -76,4 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     if settings.is_local:
         app.include_router(dev.router)
+    if settings.docs_enabled:
+        install_docs(app)
     return app

@@ -126,6 +126,10 @@ class Settings(BaseSettings):
         description="Send Strict-Transport-Security with this max-age (0: not sent). Only for "
         "deployments whose clients reach the service over HTTPS (TLS ended in front).",
     )
+    docs_enabled: bool = Field(
+        default=True,
+        description="Serve the OpenAPI explorer (/docs, its assets) and /openapi.json.",
+    )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     opentelemetry: bool = Field(
