@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -27,11 +29,23 @@ from app.state import Lifecycle
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        lifecycle: Lifecycle,
+        drain_seconds: float,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.lifecycle = lifecycle
         self.drain_seconds = drain_seconds
+        self.on_started = on_started
         self._drain_until: float | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM and self._drain_until is None and self.drain_seconds > 0:
@@ -47,7 +61,12 @@ class DrainingServer(uvicorn.Server):
 
 
 def build_server(
-    settings: Settings, host: str, port: int, **uvicorn_options: object
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    on_started: Callable[[], None] | None = None,
+    **uvicorn_options: object,
 ) -> DrainingServer:
     app = create_app(settings)
     config = uvicorn.Config(
@@ -65,7 +84,7 @@ def build_server(
         lifespan="on",  # a failed start-up (missing settings, say) stops the server
         **uvicorn_options,  # type: ignore[arg-type]
     )
-    return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds)
+    return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds, on_started)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,7 +130,11 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the OpenAPI explorer (/docs, its assets) and /openapi.json.",
     )
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="auto: readable text on a terminal in local mode, JSON lines otherwise "
+        "(always with cognito auth, i.e. in production).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     opentelemetry: bool = Field(
         default=False,

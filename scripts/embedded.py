@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -150,8 +151,8 @@ class EmbeddedDynamoDB:
     def start(self) -> None:
         self._thread.start()
 
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
+    def join(self) -> None:
+        self._thread.join()
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -164,10 +165,16 @@ def embedded_dynamodb(port: int, log_path: Path) -> Iterator[str]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     endpoint = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
+        # Its own session: a terminal's Ctrl-C reaches only the caller, which stops the API and
+        # the stream worker first and this server last, when nothing uses it any more.
         process = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter and module
-            [sys.executable, "-m", "scripts.embedded", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "scripts.embedded", "--port", str(port)),
+                *("--parent-pid", str(os.getpid())),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         _wait_until_serving(endpoint, process)
@@ -196,13 +203,25 @@ def _wait_until_serving(endpoint: str, process: subprocess.Popen[bytes]) -> None
     raise RuntimeError(f"the embedded DynamoDB server did not start on {endpoint}")
 
 
+def _stop_when_orphaned(server: EmbeddedDynamoDB, parent_pid: int) -> None:
+    """In its own session, the server would outlive a parent killed outright (SIGKILL)."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    server.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the embedded DynamoDB on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
     args = parser.parse_args(argv)
     server = EmbeddedDynamoDB(args.port)
     print(f"embedded DynamoDB (moto, serialized) on {server.endpoint}", flush=True)
-    server.serve_forever()
+    server.start()
+    if args.parent_pid is None:
+        server.join()
+    else:
+        _stop_when_orphaned(server, args.parent_pid)
 
 
 if __name__ == "__main__":
