@@ -59,8 +59,8 @@ class _ItemBefore:
         if self.range_key is None:
             if self.item is None:
                 self.table.items.pop(self.hash_key, None)
-            else:
-                self.table.items[self.hash_key] = self.item
+            else:  # moto types every table's items as if it had sort keys
+                self.table.items[self.hash_key] = self.item  # type: ignore[assignment]
             return
         rows = self.table.items[self.hash_key]
         if self.item is None:

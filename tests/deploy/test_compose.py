@@ -75,7 +75,7 @@ def test_the_compose_environment_names_real_settings(monkeypatch: pytest.MonkeyP
     assert settings_named <= fields, settings_named - fields
     for name in settings_named:
         monkeypatch.setenv(name, environment[name])
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.ddb_endpoint_url == environment["CRUDDUR_DDB_ENDPOINT_URL"]
     assert settings.cors_allowed_origins == environment["CRUDDUR_CORS_ALLOWED_ORIGINS"].split(",")
 
