@@ -35,7 +35,7 @@ function keep(tokens, extra) {
 
 function schedule() {
   clearTimeout(refreshTimer);
-  const due = Math.max(session.expiresAt - Date.now() - REFRESH_MARGIN_MS, 5_000);
+  const due = Math.max(session.expiresAt - Date.now() - REFRESH_MARGIN_MS, 1_000);
   refreshTimer = setTimeout(() => refresh().catch(() => signOut({ expired: true })), due);
 }
 
