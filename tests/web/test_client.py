@@ -151,10 +151,14 @@ def test_send_survives_a_lost_answer_exactly_once(
 
     page.route("**/api/messages", answer_lost_once)
     composer(page).fill("Are you there?")
-    composer(page).press("Enter")
     item = messages(page).filter(has_text="Are you there?")
-    expect(item).to_have_attribute("data-status", "pending")
+    # The first answer to reach the page is the retry's: the server's original message.
+    with page.expect_response(lambda response: response.url.endswith("/api/messages")) as retry:
+        composer(page).press("Enter")
+        expect(item).to_have_attribute("data-status", "pending")
+    assert retry.value.status == 200
     expect(item).to_have_attribute("data-status", "sent")
+    expect(item).to_have_attribute("data-uuid", retry.value.json()["uuid"])
     expect(item).to_have_count(1)
     assert len(keys) == 2
     assert keys[0] is not None

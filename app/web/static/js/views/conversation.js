@@ -97,6 +97,7 @@ export class ConversationView {
     let fromOthers = false;
     for (const message of messages) {
       if (this.#messages.has(message.uuid)) continue;
+      this.#settlePending(message);
       this.#messages.set(message.uuid, { ...message, id: message.uuid, status: "sent" });
       fromOthers ||= message.handle !== this.me.handle;
       if (!this.list.items.has(this.groupUuid) && message.handle !== this.me.handle) {
@@ -107,6 +108,18 @@ export class ConversationView {
     if (messages.length) this.status.textContent = "";
     this.render(stick);
     if (fromOthers && markRead) this.markRead();
+  }
+
+  // The stream (or a poll) can bring my own message before its POST answers, e.g. while a
+  // retry waits: it replaces the oldest pending copy, and the delivery then finds it settled.
+  #settlePending(message) {
+    if (message.handle !== this.me.handle) return;
+    for (const [id, shown] of this.#messages) {
+      if (shown.status !== "sent" && shown.message === message.message) {
+        this.#messages.delete(id);
+        return;
+      }
+    }
   }
 
   async markRead() {
