@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from app.domain import Conversation, ConversationPage, Message, User
+from app.domain import Conversation, Message, Page, User
 from app.repositories import keys
 from app.repositories.table import ConditionFailed, Item, Table
 
@@ -34,6 +34,10 @@ _SET_SUMMARY = (
 
 class ParticipantsNotVisible(Exception):
     """The index does not show both rows yet (GSIs are eventually consistent): retry later."""
+
+
+class NoConversationRows(Exception):
+    """The message's sender has no row in its conversation: retrying can never apply it."""
 
 
 class RowContended(Exception):
@@ -103,8 +107,8 @@ class ConversationsRepository:
         return _conversation_from(owner_uuid, item) if item else None
 
     async def list_recent(
-        self, owner_uuid: UUID, *, limit: int, after: Mapping[str, str] | None = None
-    ) -> ConversationPage:
+        self, owner_uuid: UUID, *, limit: int, next: Mapping[str, str] | None = None
+    ) -> Page[Conversation, Item]:
         """Pattern B: the owner's conversations, newest activity first, one Query on the LSI."""
         page = await self.table.query(
             index=keys.ACTIVITY_INDEX,
@@ -112,11 +116,10 @@ class ConversationsRepository:
             values={":pk": keys.conversations_pk(owner_uuid)},
             forward=False,
             limit=limit,
-            start_key=after,
+            next=next,
         )
-        return ConversationPage(
-            conversations=[_conversation_from(owner_uuid, item) for item in page.items],
-            continue_after=page.last_key,
+        return Page(
+            items=[_conversation_from(owner_uuid, item) for item in page.items], next=page.next
         )
 
     async def participants(self, message_group_uuid: UUID) -> list[UUID]:
@@ -139,9 +142,12 @@ class ConversationsRepository:
         if not later:
             return
         owners = await self.participants(message_group_uuid)
-        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
-            raise ParticipantsNotVisible(str(message_group_uuid))
         newest = max(later, key=lambda message: (message.created_at, str(message.uuid)))
+        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
+            # The index lags the table; a strongly consistent read tells late from never.
+            if await self.get(newest.sender_uuid, message_group_uuid) is None:
+                raise NoConversationRows(str(message_group_uuid))
+            raise ParticipantsNotVisible(str(message_group_uuid))
         await asyncio.gather(
             *(
                 self._apply_to_row(
