@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -20,15 +19,16 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from app.ddb import open_client
 from app.domain import User
 from app.repositories.table import Table
 from app.repositories.users import UsersRepository
 from app.settings import Settings
+from tests.conftest import wait_until_serving
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright cannot download its own here
+CHROMIUM = "/usr/bin/chromium"
 WEB_TABLE = "cruddur-messages-web"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -92,16 +92,13 @@ def web_server(ddb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; see {state_dir / 'server.log'}")
-            time.sleep(0.1)
+        wait_until_serving(
+            f"{url}/readyz",
+            process,
+            f"the server (log: {state_dir / 'server.log'})",
+            timeout=60,
+            ready=lambda response: response.status_code == 200,
+        )
         settings = Settings(
             ddb_endpoint_url=ddb_endpoint,
             table_name=WEB_TABLE,
@@ -115,14 +112,25 @@ def web_server(ddb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         log.close()
 
 
-@pytest.fixture(scope="session")
-def base_url(web_server: WebServer) -> str:
-    return web_server.url
+# pytest-playwright's fixtures, narrowed to this package: the sync API keeps an event loop
+# running in the main thread while Playwright is up, which the asyncio tests after these
+# could not live with. Only Debian's Chromium exists here (Playwright cannot download its own).
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": CHROMIUM}
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args(web_server: WebServer) -> dict[str, Any]:
+    return {"base_url": web_server.url}
 
 
 def sign_in(page: Page, handle: str) -> None:

@@ -28,7 +28,9 @@ export function parseLinks(header) {
 }
 
 export async function request(method, path, { body, headers = {}, anonymous = false } = {}) {
-  const sent = { Accept: "application/json", ...headers };
+  // Naming problem+json keeps RFC 9457 errors even where the service answers the Cruddur
+  // SPA's array of codes (CRUDDUR_ERROR_FORMAT=spa).
+  const sent = { Accept: "application/json, application/problem+json", ...headers };
   const token = anonymous ? null : hooks.token();
   if (token) sent.Authorization = `Bearer ${token}`;
   if (body !== undefined) sent["Content-Type"] = "application/json";
