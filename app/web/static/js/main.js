@@ -65,6 +65,7 @@ class Shell {
 
   close() {
     this.pane?.close();
+    this.list.close();
     this.live.stop();
   }
 }

@@ -30,7 +30,11 @@ export class ConversationList {
     for (const name of ["tick", "reset"]) live.addEventListener(name, () => this.refresh());
     live.addEventListener("conversation", (event) => this.upsert(event.detail));
     live.addEventListener("read", (event) => this.setUnread(event.detail.message_group_uuid, event.detail.unread_count));
-    setInterval(() => this.render(), 60_000); // relative times move on
+    this.clock = setInterval(() => this.render(), 60_000); // relative times move on
+  }
+
+  close() {
+    clearInterval(this.clock);
   }
 
   async refresh() {
