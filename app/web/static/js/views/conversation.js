@@ -7,7 +7,8 @@ import { deliver } from "../send.js";
 import { composer } from "./composer.js";
 
 const PAGE_SIZE = 30;
-const order = (a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
+// By time (the server's microseconds and a pending message's milliseconds alike), then id.
+const order = (a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
 
 export class ConversationView {
   #messages = new Map(); // id (message uuid, or the idempotency key while pending) -> message
