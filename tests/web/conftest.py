@@ -51,18 +51,23 @@ class WebServer:
 
     def create_user(self, display_name: str) -> str:
         """A fresh user (handle returned), so each test starts from an empty inbox."""
-        handle = f"{display_name.split()[0].lower()}_{uuid4().hex[:8]}"
+        [handle] = self.create_users([display_name])
+        return handle
+
+    def create_users(self, display_names: list[str]) -> list[str]:
+        handles = [f"{name.split()[0].lower()}_{uuid4().hex[:8]}" for name in display_names]
 
         async def create() -> None:
             async with AsyncExitStack() as stack:
                 client = await open_client(self.settings, stack)
-                user = User(uuid4(), handle, display_name, cognito_sub=str(uuid4()))
-                await UsersRepository(Table(client, self.settings.table_name)).create(user)
+                users = UsersRepository(Table(client, self.settings.table_name))
+                for handle, name in zip(handles, display_names, strict=True):
+                    await users.create(User(uuid4(), handle, name, cognito_sub=str(uuid4())))
 
         # Playwright's sync API keeps an event loop running in this thread: use another one.
         with ThreadPoolExecutor(max_workers=1) as worker:
             worker.submit(asyncio.run, create()).result()
-        return handle
+        return handles
 
 
 def _free_port() -> int:

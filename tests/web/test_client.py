@@ -205,6 +205,29 @@ def test_errors_in_words(new_context: CreateContextCallback, web_server: WebServ
     expect(page.get_by_text("You were signed out. Sign in again.")).to_be_visible()
 
 
+def test_conversation_list_pages_through_link_next(
+    new_context: CreateContextCallback, web_server: WebServer
+) -> None:
+    """Pages of 2 (the first request rewritten to ask for them, to keep the test small): the
+    rest comes from the server's own Link rel="next"."""
+    owner, *pals = web_server.create_users(["Ida Moss", "Pal One", "Pal Two", "Pal Three"])
+    with web_server.api(owner) as api:
+        for pal in pals:
+            api.post("/api/messages", json={"message": "hi", "handle": pal}).raise_for_status()
+    page = new_context().new_page()
+    page.route(
+        "**/api/message_groups", lambda route: route.continue_(url=f"{route.request.url}?limit=2")
+    )
+    sign_in(page, owner)
+    rows = page.get_by_role("navigation", name="Conversations").get_by_role("link")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Pal Three")
+    page.get_by_role("button", name="Show older conversations").click()
+    expect(rows).to_have_count(3)
+    expect(rows.last).to_contain_text("Pal One")
+    expect(page.get_by_role("button", name="Show older conversations")).to_be_hidden()
+
+
 def _screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / name)
