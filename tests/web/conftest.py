@@ -87,6 +87,9 @@ def web_server(ddb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "CRUDDUR_LOCAL_STATE_DIR": str(state_dir),
         "CRUDDUR_LOG_LEVEL": "WARNING",
         "CRUDDUR_SHUTDOWN_DRAIN_SECONDS": "0",
+        # The suite's shared embedded server can be slow on a busy machine: wait rather than
+        # retry (a retried transaction that had gone through fails its own conditions).
+        "CRUDDUR_DDB_READ_TIMEOUT": "30",
     }
     log = (state_dir / "server.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - our own entry point
@@ -108,6 +111,8 @@ def web_server(ddb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
             ddb_endpoint_url=ddb_endpoint,
             table_name=WEB_TABLE,
             local_state_dir=state_dir,
+            ddb_read_timeout=30,
+            ddb_max_attempts=1,
             _env_file=None,  # type: ignore[call-arg]
         )
         yield WebServer(url, settings)
