@@ -24,7 +24,7 @@ from app.domain import User, pair_conversation_uuid
 from app.errors import ServiceError
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
-from app.repositories.schema import create_table, describe_table, drop_table
+from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN
@@ -56,9 +56,8 @@ async def _table(settings: Settings, capacity: CapacityLog | None = None) -> Asy
 
 
 async def _require_table(table: Table) -> None:
-    async with dynamodb_errors():
-        if await describe_table(table.client, table.name) is None:
-            raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
+    if await table.describe() is None:
+        raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
 
 
 def _print_capacity(capacity: CapacityLog) -> None:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.ddb import open_client
+from app.errors import ServiceError
 from app.repositories.conversations import ConversationsRepository
-from app.repositories.schema import describe_table
 from app.repositories.table import Table
 from app.settings import Settings, settings_or_exit
 from app.streams.checkpoints import CheckpointFile
@@ -70,6 +70,8 @@ async def _stopped_during(stop: asyncio.Event, seconds: float) -> bool:
 
 
 def _error_code(error: Exception) -> str:
+    if isinstance(error, ServiceError):
+        return error.code
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "unknown"))
     return type(error).__name__
@@ -117,7 +119,7 @@ class StreamWorker:
                             "stream worker waiting for table and stream table=%s", self.table_name
                         )
                         reported_missing = True
-                except (BotoCoreError, ClientError) as error:
+                except (BotoCoreError, ClientError, ServiceError) as error:
                     log.warning(
                         "stream worker retrying after DynamoDB error table=%s error=%s",
                         self.table_name,
@@ -128,7 +130,7 @@ class StreamWorker:
             log.info("stream worker stopped table=%s", self.table_name)
 
     async def _stream_arn(self) -> str | None:
-        description = await describe_table(self.ddb, self.table_name)
+        description = await Table(self.ddb, self.table_name).describe()
         if description is None or not description.get("StreamSpecification", {}).get(
             "StreamEnabled"
         ):
