@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint typecheck lock clean lambda iam image bench
+.PHONY: run test install lint typecheck lock clean lambda image bench
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -44,9 +44,6 @@ bench: install
 # Deployment helpers (see deploy/README.md).
 lambda: install
 	$(BIN)/python -m deploy.build_lambda --out build/lambda.zip
-
-iam: install
-	$(BIN)/python -m deploy.iam_actions
 
 image:
 	docker build -t cruddur-messaging .
