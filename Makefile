@@ -36,8 +36,8 @@ node_modules/.bin/dynalite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Benchmark: about 5 minutes on 2 cores; results in bench/results/ (BENCH_ARGS=--quick: a smoke
-# run). dynalite comes from package-lock.json; without node/npm everything runs on moto.
+# Benchmark: results in bench/results/ (BENCH_ARGS=--quick: a smoke run). dynalite comes from
+# package-lock.json; without node/npm everything runs on moto.
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
