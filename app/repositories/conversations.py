@@ -36,6 +36,10 @@ class ParticipantsNotVisible(Exception):
     """The index does not show both rows yet (GSIs are eventually consistent): retry later."""
 
 
+class NoConversationRows(Exception):
+    """The message's sender has no row in its conversation: retrying can never apply it."""
+
+
 class RowContended(Exception):
     """Concurrent writers kept changing a row; the caller retries later."""
 
@@ -138,9 +142,12 @@ class ConversationsRepository:
         if not later:
             return
         owners = await self.participants(message_group_uuid)
-        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
-            raise ParticipantsNotVisible(str(message_group_uuid))
         newest = max(later, key=lambda message: (message.created_at, str(message.uuid)))
+        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
+            # The index lags the table; a strongly consistent read tells late from never.
+            if await self.get(newest.sender_uuid, message_group_uuid) is None:
+                raise NoConversationRows(str(message_group_uuid))
+            raise ParticipantsNotVisible(str(message_group_uuid))
         await asyncio.gather(
             *(
                 self._apply_to_row(
