@@ -21,15 +21,7 @@ from app.repositories.table import Table
 from app.settings import Settings
 from bench.floor_target import FloorTarget
 from bench.http_target import encode_request
-from bench.patterns import (
-    LIST_CONVERSATIONS,
-    MESSAGE_HANDLE_EXISTING,
-    MESSAGE_HANDLE_NEW,
-    READ_PAGE,
-    SEND_IDEMPOTENT,
-    SEND_MESSAGE,
-    Pattern,
-)
+from bench.patterns import MESSAGE_HANDLE_NEW, PATTERNS, SEND_IDEMPOTENT, Pattern
 from bench.workload import Descriptor, UserEntry
 from tests.conftest import MakeUser, RunningApp, SignedIn, start_conversation
 
@@ -86,17 +78,13 @@ def entry(user: SignedIn) -> UserEntry:
     }
 
 
-PATTERNS = [
-    LIST_CONVERSATIONS,
-    READ_PAGE,
-    SEND_MESSAGE,
-    MESSAGE_HANDLE_EXISTING,
-    pytest.param(MESSAGE_HANDLE_NEW, marks=pytest.mark.transactions),
-    pytest.param(SEND_IDEMPOTENT, marks=pytest.mark.transactions),
-]
-
-
-@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda pattern: pattern.name)
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param(p, id=p.name, marks=[pytest.mark.transactions] if p.needs_transactions else [])
+        for p in PATTERNS
+    ],
+)
 async def test_the_floor_makes_the_calls_the_service_makes(
     pattern: Pattern,
     client: httpx.AsyncClient,
