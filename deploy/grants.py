@@ -60,6 +60,7 @@ CALLS: dict[str, frozenset[Grant]] = {
             Grant("dynamodb:Query", CONVERSATION_INDEX),  # a conversation's rows
             Grant("dynamodb:UpdateItem", TABLE),  # move each row forward
             Grant("dynamodb:GetItem", TABLE),  # late or duplicate deliveries
+            Grant("dynamodb:PutItem", TABLE),  # records that can never apply, set aside
         }
     ),
     "post_confirmation": frozenset(

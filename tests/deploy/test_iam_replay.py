@@ -140,7 +140,9 @@ async def test_the_stream_handler_stays_within_its_role(
     await messages.add(first, new_conversation=(andrew, bayko))
     await messages.add(reply)
 
-    batch = {"Records": [_inserted(first, 100), _inserted(reply, 200)]}
+    undecodable = _inserted(reply, 300)
+    del undecodable["dynamodb"]["NewImage"]["sender_uuid"]  # goes to the dead-letter store
+    batch = {"Records": [_inserted(first, 100), _inserted(reply, 200), undecodable]}
     delivered = await asyncio.to_thread(stream_handler.handler, batch, None)
     # At-least-once delivery: the duplicate takes the read-then-write path.
     redelivered = await asyncio.to_thread(stream_handler.handler, batch, None)
