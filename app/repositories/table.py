@@ -101,7 +101,9 @@ def _attribute_value(value: Mapping[str, Any]) -> Any:
     # Another writer may have stored text we cannot send back: it is repaired, not refused,
     # so one such item never fails the page that holds it.
     text = value.get("S")
-    return storable(text) if text is not None else _deserializer.deserialize(value)
+    if text is None:
+        return _deserializer.deserialize(value)
+    return text if text.isascii() else storable(text)
 
 
 @asynccontextmanager
