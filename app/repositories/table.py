@@ -52,6 +52,10 @@ class OperationUnsupported(Exception):
     """The server does not implement the operation (dynalite has no TTL API)."""
 
 
+class StreamPositionLost(Exception):
+    """A stream iterator expired, or its position was trimmed (records older than 24 h)."""
+
+
 class TableMissing(Unavailable):
     default_code = "table_missing"
 
@@ -131,6 +135,8 @@ async def dynamodb_errors() -> AsyncIterator[None]:
             raise TableMissing("The table does not exist.") from error
         if code == "ResourceInUseException":
             raise TableExists from error
+        if code in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+            raise StreamPositionLost(code) from error
         if code == "UnknownOperationException":
             raise OperationUnsupported(str(error.operation_name)) from error
         log.error("unexpected DynamoDB error", extra={"ddb_error_code": code})

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from aiobotocore.awsrequest import AioAWSResponse
+from botocore.awsrequest import AWSPreparedRequest
 
 from app import ddb
 from app.repositories.conversations import ConversationsRepository
@@ -24,7 +26,7 @@ from app.streams import worker as worker_module
 from app.streams.handler import SummaryStores, handle_event
 from tests.conftest import MakeUser, RunningApp, start_conversation
 from tests.faults.conftest import FAST_MAX_BACKOFF_SECONDS
-from tests.faults.injector import FaultInjector, FaultKind
+from tests.faults.injector import FaultInjector, FaultKind, fake_answer, operation_of
 from tests.streams.conftest import (
     FastClock,
     StreamReader,
@@ -227,3 +229,51 @@ async def test_the_worker_loses_nothing_through_an_outage(
                 await asyncio.wait_for(task, 5)
     assert "holding the checkpoint and retrying" in caplog.text
     assert "given up" not in caplog.text
+
+
+async def test_the_worker_reads_on_from_its_checkpoint_when_an_iterator_expires(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """GetRecords' ExpiredIteratorException arrives mapped (dynamodb_errors), not as botocore's."""
+    expired: list[str] = []
+
+    async def expire_once(request: AWSPreparedRequest, **_: Any) -> AioAWSResponse | None:
+        if operation_of(request) != "GetRecords" or expired:
+            return None
+        expired.append(request.url)
+        return fake_answer(FaultKind.EXPIRED_ITERATOR, request)
+
+    async def open_hooked_client(*args: Any, **kwargs: Any) -> Any:
+        client = await ddb.open_client(*args, **kwargs)
+        if client.meta.service_model.service_name == "dynamodbstreams":
+            client.meta.events.register("before-send", expire_once)
+        return client
+
+    monkeypatch.setattr(worker_module, "open_client", open_hooked_client)
+    worker_settings = settings.model_copy(
+        update={"local_state_dir": tmp_path, "stream_poll_interval_seconds": 0.05}
+    )
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    await send(client, bayko, group, "one")
+
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger=worker_module.__name__)
+    task = asyncio.create_task(worker_module.run_worker(worker_settings, stop))
+    try:
+
+        async def converged() -> None:
+            assert (await inbox(client, andrew))[group]["message"] == "one"
+
+        await eventually(converged, wait_seconds=15)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+    assert len(expired) == 1
+    assert "retrying after DynamoDB error" not in caplog.text
