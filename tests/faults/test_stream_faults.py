@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,37 @@ from tests.streams.conftest import (
 )
 
 pytestmark = pytest.mark.streams
+
+
+def hook_worker_clients(
+    monkeypatch: pytest.MonkeyPatch, service: str, hook: Callable[[Any], object]
+) -> None:
+    """``hook(client)`` on each ``service`` client the local worker opens from now on."""
+
+    async def open_hooked_client(*args: Any, **kwargs: Any) -> Any:
+        client = await ddb.open_client(*args, **kwargs)
+        if client.meta.service_model.service_name == service:
+            hook(client)
+        return client
+
+    monkeypatch.setattr(worker_module, "open_client", open_hooked_client)
+
+
+async def run_worker_until(
+    converged: Callable[[], Awaitable[None]], settings: Settings, state_dir: Path
+) -> None:
+    """The local worker as ``make run`` starts it (polling fast), until ``converged`` holds."""
+    worker_settings = settings.model_copy(
+        update={"local_state_dir": state_dir, "stream_poll_interval_seconds": 0.05}
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker_module.run_worker(worker_settings, stop))
+    try:
+        await eventually(converged, wait_seconds=15)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
 
 
 @pytest_asyncio.fixture
@@ -112,15 +143,8 @@ async def test_the_worker_converges_through_throttled_batches(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def open_hooked_client(*args: Any, **kwargs: Any) -> Any:
-        client = await ddb.open_client(*args, **kwargs)
-        if client.meta.service_model.service_name == "dynamodb":
-            faults.attach(client, max_backoff=FAST_MAX_BACKOFF_SECONDS)
-        return client
-
-    monkeypatch.setattr(worker_module, "open_client", open_hooked_client)
-    worker_settings = settings.model_copy(
-        update={"local_state_dir": tmp_path, "stream_poll_interval_seconds": 0.05}
+    hook_worker_clients(
+        monkeypatch, "dynamodb", lambda c: faults.attach(c, max_backoff=FAST_MAX_BACKOFF_SECONDS)
     )
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, andrew, bayko, "hello")
@@ -129,21 +153,13 @@ async def test_the_worker_converges_through_throttled_batches(
     # Both rows' first update, every attempt: the whole first delivery fails.
     throttled = faults.fail("UpdateItem", FaultKind.THROTTLED, times=2 * settings.ddb_max_attempts)
 
-    stop = asyncio.Event()
+    async def converged() -> None:
+        andrews = (await inbox(client, andrew))[group]
+        assert (andrews["message"], andrews["unread_count"]) == ("three", 3)
+        assert (await inbox(client, bayko))[group]["message"] == "three"
+
     caplog.set_level(logging.WARNING, logger=worker_module.__name__)
-    task = asyncio.create_task(worker_module.run_worker(worker_settings, stop))
-    try:
-
-        async def converged() -> None:
-            andrews = (await inbox(client, andrew))[group]
-            assert (andrews["message"], andrews["unread_count"]) == ("three", 3)
-            assert (await inbox(client, bayko))[group]["message"] == "three"
-
-        await eventually(converged, wait_seconds=15)
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
+    await run_worker_until(converged, settings, tmp_path)
     assert throttled.injected == 2 * settings.ddb_max_attempts
     assert "stream batch failed, holding the checkpoint and retrying" in caplog.text
 
@@ -248,32 +264,17 @@ async def test_the_worker_reads_on_from_its_checkpoint_when_an_iterator_expires(
         expired.append(request.url)
         return fake_answer(FaultKind.EXPIRED_ITERATOR, request)
 
-    async def open_hooked_client(*args: Any, **kwargs: Any) -> Any:
-        client = await ddb.open_client(*args, **kwargs)
-        if client.meta.service_model.service_name == "dynamodbstreams":
-            client.meta.events.register("before-send", expire_once)
-        return client
-
-    monkeypatch.setattr(worker_module, "open_client", open_hooked_client)
-    worker_settings = settings.model_copy(
-        update={"local_state_dir": tmp_path, "stream_poll_interval_seconds": 0.05}
+    hook_worker_clients(
+        monkeypatch, "dynamodbstreams", lambda c: c.meta.events.register("before-send", expire_once)
     )
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, andrew, bayko, "hello")
     await send(client, bayko, group, "one")
 
-    stop = asyncio.Event()
+    async def converged() -> None:
+        assert (await inbox(client, andrew))[group]["message"] == "one"
+
     caplog.set_level(logging.WARNING, logger=worker_module.__name__)
-    task = asyncio.create_task(worker_module.run_worker(worker_settings, stop))
-    try:
-
-        async def converged() -> None:
-            assert (await inbox(client, andrew))[group]["message"] == "one"
-
-        await eventually(converged, wait_seconds=15)
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
+    await run_worker_until(converged, settings, tmp_path)
     assert len(expired) == 1
     assert "retrying after DynamoDB error" not in caplog.text
