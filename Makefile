@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint typecheck lock clean lambda iam image bench
+.PHONY: run test install lint typecheck lock clean lambda image bench
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -43,17 +43,14 @@ node_modules/.bin/dynalite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Benchmark: about 5 minutes on 2 cores; results in bench/results/ (BENCH_ARGS=--quick: a smoke
-# run). dynalite comes from package-lock.json; without node/npm everything runs on moto.
+# Benchmark: results in bench/results/ (BENCH_ARGS=--quick: a smoke run). dynalite comes from
+# package-lock.json; without node/npm everything runs on moto.
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Deployment helpers (see deploy/README.md).
 lambda: install
 	$(BIN)/python -m deploy.build_lambda --out build/lambda.zip
-
-iam: install
-	$(BIN)/python -m deploy.iam_actions
 
 image:
 	docker build -t cruddur-messaging .

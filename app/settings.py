@@ -6,7 +6,7 @@ import ipaddress
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
@@ -230,10 +230,11 @@ class Settings(BaseSettings):
         return self.auth_mode == "local"
 
 
-def settings_or_exit(program: str) -> Settings:
-    """The settings for a command-line entry point; a clear message and exit 2 if invalid."""
+def settings_or_exit(program: str, **overrides: Any) -> Settings:
+    """The settings for a command-line entry point (``overrides`` from its flags); a clear
+    message and exit 2 if invalid."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as error:
         problems = "\n".join(
             f"  CRUDDUR_{'_'.join(map(str, problem['loc'])).upper() or 'SETTINGS'}: "

@@ -63,7 +63,7 @@ def settings(ddb_endpoint: str, state_dir: Path) -> Settings:
         ddb_endpoint_url=ddb_endpoint,
         table_name="cruddur-messages-test",
         local_state_dir=state_dir,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 
