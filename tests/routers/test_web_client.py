@@ -44,7 +44,7 @@ async def http(running_app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
 
 def app_client(**settings: Any) -> httpx.AsyncClient:
     """The routes under test need no lifespan state: the app as configured, not started."""
-    application = create_app(Settings(**settings, _env_file=None))  # type: ignore[call-arg]
+    application = create_app(Settings(**settings, _env_file=None))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t")
 
 
@@ -134,4 +134,4 @@ def test_incomplete_or_unsafe_hosted_ui_settings_are_refused(
     change: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
-        Settings(**{**COGNITO, **HOSTED_UI, **change}, _env_file=None)  # type: ignore[call-arg]
+        Settings(**{**COGNITO, **HOSTED_UI, **change}, _env_file=None)

@@ -113,7 +113,7 @@ def web_server(ddb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
             local_state_dir=state_dir,
             ddb_read_timeout=30,
             ddb_max_attempts=1,
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
         )
         yield WebServer(url, settings)
     finally:

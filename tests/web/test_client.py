@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Locator, Page, Route, expect
+from playwright.sync_api import Dialog, Locator, Page, Route, ViewportSize, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from tests.web.conftest import SCREENSHOTS, WebServer, conversation_row, sign_in
 
 XSS = "<img src=x onerror=alert(1)>"
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1100, "height": 700}
+PHONE: ViewportSize = {"width": 375, "height": 740}
+DESKTOP: ViewportSize = {"width": 1100, "height": 700}
 
 
 def composer(page: Page) -> Locator:
@@ -88,7 +88,12 @@ def test_keyboard_only_with_text_shown_literally(
     carla, dan = web_server.create_user("Carla Diaz"), web_server.create_user("Dan Ng")
     page = new_context().new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto("/messages")
 
     handle = page.get_by_label("Or type a handle")

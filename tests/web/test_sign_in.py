@@ -83,7 +83,7 @@ def test_hosted_ui_sign_in_refresh_and_sign_out(
         cognito_hosted_ui_domain=HOSTED_UI,
         cognito_web_client_id="webclient1",
         cognito_web_redirect_uri=f"{web_server.url}/auth/callback",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     handle = web_server.create_user("Hana Cole")
     token_requests: list[dict[str, list[str]]] = []
