@@ -20,6 +20,7 @@ from app.middleware import (
 from app.routers import dev, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
+from app.web.routes import mount_client
 
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -86,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(dev.router)
     if settings.docs_enabled:
         install_docs(app)
+    mount_client(app, settings)
     return app

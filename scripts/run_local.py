@@ -46,7 +46,8 @@ def banner(settings: Settings, api_url: str) -> str:
     lines = [
         "",
         "cruddur-messaging is up. Ctrl-C stops everything.",
-        f"  API           {api_url}",
+        f"  web client    {api_url}/",
+        f"  API           {api_url}/api",
         *([f"  API explorer  {api_url}{DOCS_URL}"] if settings.docs_enabled else []),
         f"  DynamoDB      {settings.ddb_endpoint_url}",
         f"  demo users    {handles}",
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ddb-port", type=int, default=8000, help="embedded DynamoDB port")
     args = parser.parse_args(argv)
     settings = settings_or_exit("run_local")
+    if not settings.local_sign_in_handles:  # the web client's sign-in page offers the demo users
+        handles = [handle for handle, _ in DEMO_USERS]
+        settings = settings.model_copy(update={"local_sign_in_handles": handles})
     configure_logging(settings)
     try:
         with ExitStack() as stack:

@@ -129,6 +129,7 @@ def test_on_a_terminal_a_banner_readable_logs_and_a_clean_ctrl_c(tmp_path: Path)
         httpx.get(f"{running.api}/livez", timeout=5)
         ctrl_c_stops_everything_cleanly(running)
     output = running.output
+    assert f"web client    {running.api}/" in output
     assert f"API explorer  {running.api}/docs" in output
     assert "andrewbrown, bayko" in output
     assert f"curl -s -X POST {running.api}/api/dev/tokens" in output
