@@ -74,6 +74,7 @@ def _environment(endpoint: str, state_dir: Path, **extra: str) -> dict[str, str]
             "CRUDDUR_LOCAL_STATE_DIR": str(state_dir),
             "CRUDDUR_RATE_LIMIT_ENABLED": "false",
             "CRUDDUR_EVENTS_MAX_STREAMS_PER_USER": "5000",
+            "CRUDDUR_HTTP_MAX_CONCURRENCY": "20000",
             "CRUDDUR_LOG_LEVEL": "WARNING",
             **extra,
         }

@@ -59,7 +59,7 @@ def live_settings(settings: Settings, **changes: Any) -> Settings:
         "shutdown_drain_seconds": 0,
         **changes,
     }
-    return Settings(**values, _env_file=None)  # type: ignore[call-arg]
+    return Settings(**values, _env_file=None)
 
 
 @asynccontextmanager

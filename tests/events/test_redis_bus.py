@@ -108,7 +108,7 @@ async def test_the_stream_lambda_publishes_through_redis_when_configured(
             await asyncio.to_thread(lambda_module.runtime.close)
         assert answer == {"batchItemFailures": []}
 
-        received = []
+        received: list[Event] = []
         async with asyncio.timeout(WAIT_SECONDS):
             while len(received) < 3:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)

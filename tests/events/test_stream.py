@@ -91,7 +91,7 @@ async def test_a_client_that_reconnects_with_its_last_id_misses_nothing(
 
         await eventually(all_applied)
         async with open_stream(http, bayko, headers={"Last-Event-ID": last_seen}) as again:
-            replayed = []
+            replayed: list[str] = []
             while len(set(sent_while_away) - set(replayed)) > 0:
                 replayed.append((await again.next_json("message"))["uuid"])
             row = await again.next_json("conversation")
@@ -105,7 +105,7 @@ async def test_an_id_too_old_or_unknown_gets_one_reset(
     bayko = await make_user()
     async with live.client() as http:
         for resume in ({"headers": {"Last-Event-ID": "1"}}, {"params": {"since": "yesterday"}}):
-            async with open_stream(http, bayko, **resume) as stream:  # type: ignore[arg-type]
+            async with open_stream(http, bayko, **resume) as stream:
                 reset = await stream.next()
                 assert (reset.event, reset.json()) == ("reset", {})
         future = position(LATER)

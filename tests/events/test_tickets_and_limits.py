@@ -115,6 +115,6 @@ async def test_a_stream_ends_when_the_access_token_that_opened_it_expires(
 
 def test_the_redis_url_must_be_a_redis_url() -> None:
     for good in ("redis://127.0.0.1:6379/0", "rediss://cache.example:6379/0"):
-        assert Settings(events_redis_url=good, _env_file=None).events_redis_url == good  # type: ignore[call-arg]
+        assert Settings(events_redis_url=good, _env_file=None).events_redis_url == good
     with pytest.raises(ValidationError, match="redis://"):
-        Settings(events_redis_url="http://127.0.0.1:6379", _env_file=None)  # type: ignore[call-arg]
+        Settings(events_redis_url="http://127.0.0.1:6379", _env_file=None)
