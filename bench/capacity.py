@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 
 from app.domain import Message, User, pair_conversation_uuid
 from app.repositories import keys
-from app.repositories.conversations import UNREAD_CAP, new_row_item
+from app.repositories.conversations import new_row_item
 from app.repositories.messages import message_item
 from app.repositories.schema import TTL_ATTRIBUTE, table_definition
 from app.repositories.table import Item
@@ -105,19 +105,20 @@ def _new_message(sender: User, group: UUID, text: str | None) -> Message:
 
 
 def summary_after(row: Item, message: Message, owner: User) -> Item:
-    """The row after the stream handler's common case (``ConversationsRepository``'s one
-    conditional update): summary moved to ``message``, which is unread for the recipient.
+    """The row after the in-order update (``ConversationsRepository``'s one conditional write,
+    by the stream handler for the recipient and by the send path for the sender): summary
+    moved to ``message``, counted unread for the recipient.
 
     A copy of what DynamoDB does with the repository's update expression, held to the real
     thing by tests/bench/test_capacity_rows.py."""
-    unread = set(row.get("unread_message_keys") or set())
-    if message.sender_uuid != owner.uuid and len(unread) < UNREAD_CAP:
-        unread.add(keys.unread_key(message.created_at, message.uuid))
+    unread = int(row.get("unread_count") or 0)
+    if message.sender_uuid != owner.uuid:
+        unread += 1
     return {
         **row,
-        "last_message": message.text,
+        "last_message": message.preview,
         "last_message_sk": keys.message_sk(message.created_at, message.uuid),
-        "unread_message_keys": unread or None,
+        "unread_count": unread or None,
     }
 
 

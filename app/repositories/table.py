@@ -236,6 +236,29 @@ class Table:
             last_key=deserialize(last_key) if last_key else None,
         )
 
+    async def scan(
+        self,
+        *,
+        index: str | None = None,
+        limit: int | None = None,
+        start_key: Mapping[str, Any] | None = None,
+    ) -> Page:
+        """One page of a whole index (operator tools only: the API never scans)."""
+        request = self._request(
+            TableName=self.name,
+            IndexName=index,
+            Limit=limit,
+            ExclusiveStartKey=serialize(start_key) if start_key else None,
+        )
+        async with dynamodb_errors():
+            response = await self.client.scan(**request)
+        self._record("Scan", response)
+        last_key = response.get("LastEvaluatedKey")
+        return Page(
+            items=[deserialize(item) for item in response.get("Items", [])],
+            last_key=deserialize(last_key) if last_key else None,
+        )
+
     def put_op(
         self,
         item: Mapping[str, Any],

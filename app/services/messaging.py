@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,8 +13,8 @@ from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
 from app.domain import Conversation, Message, User, pair_conversation_uuid
-from app.errors import Conflict, InvalidInput, NotFound, Unavailable
-from app.repositories.conversations import ConversationsRepository
+from app.errors import Conflict, InvalidInput, NotFound, ServiceError, Unavailable
+from app.repositories.conversations import ConversationsRepository, RowContended
 from app.repositories.messages import (
     ConversationExists,
     IdempotencyClaim,
@@ -22,6 +23,8 @@ from app.repositories.messages import (
 )
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -162,7 +165,7 @@ class MessagingService:
             created_at=datetime.now(UTC),
         )
         try:
-            await self._store(message, sender, recipient, claim)
+            opened = await self._store(message, sender, recipient, claim)
         except IdempotencyKeyUsed:
             assert claim is not None
             replayed = await self._replay(claim)
@@ -174,15 +177,33 @@ class MessagingService:
                     headers={"Retry-After": "1"},
                 ) from None
             return replayed
+        if not opened:
+            await self._show_in_own_list(message)
         return message
+
+    async def _show_in_own_list(self, message: Message) -> None:
+        """Read-your-writes for the sender: their own row shows the message before we answer.
+
+        The message is stored already, so a failure here only delays the row: the stream
+        handler applies the same forward-only update from the message's record.
+        """
+        try:
+            await self.conversations.advance_own_row(message)
+        except (ServiceError, RowContended) as error:
+            log.warning(
+                "sender's row not updated, the stream will message_group_uuid=%s error=%s",
+                message.message_group_uuid,
+                getattr(error, "code", type(error).__name__),
+            )
 
     async def _store(
         self, message: Message, sender: User, recipient: User | None, claim: IdempotencyClaim | None
-    ) -> None:
+    ) -> bool:
+        """Store the message; True when it opened the conversation (its rows show it)."""
         if recipient is None:
             await self._require_member(sender, message.message_group_uuid)
             await self.messages.add(message, claim=claim)
-            return
+            return False
         for attempt in range(CREATE_ATTEMPTS):
             if attempt:
                 # Both creators can be cancelled (DynamoDB's TransactionConflict): back off
@@ -190,10 +211,10 @@ class MessagingService:
                 await asyncio.sleep(random.uniform(0, CREATE_BACKOFF_SECONDS * attempt))  # noqa: S311
             if await self.conversations.get(sender.uuid, message.message_group_uuid):
                 await self.messages.add(message, claim=claim)
-                return
+                return False
             try:
                 await self.messages.add(message, claim=claim, new_conversation=(sender, recipient))
-                return
+                return True
             except ConversationExists:
                 continue  # a concurrent first message created it: send into it instead
         raise Unavailable("The conversation is being created; retry.", code="conversation_busy")
