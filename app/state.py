@@ -131,5 +131,6 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
                 MessagesRepository(table),
                 cursors,
                 settings.idempotency_ttl_seconds,
+                sender_read_your_writes=settings.sender_read_your_writes,
             ),
         )

@@ -41,12 +41,15 @@ from bench.reference_design import (
     reference_message_item,
     reference_row_item,
 )
+from bench.summary_upkeep import PER_BATCH, burst_per_message, worst_per_message
 from bench.workload import Descriptor
 
 SUMMARY_UPDATE = "summary_update"
 """Pattern E, per message: the stream handler's work."""
 MESSAGE_TOTAL = "message_total"
 """C + E: everything one message into an existing conversation costs."""
+SUMMARY_UPKEEP_WORST = "summary_upkeep_worst"
+SUMMARY_UPKEEP_BURST = "summary_upkeep_burst"
 
 OURS = Schema.from_definition(table_definition("bench"))
 REFERENCE = Schema.from_definition(reference_definition())
@@ -202,7 +205,11 @@ class _Costs:
             OURS, [row for row, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX
         )
         for row, owner in rows:
+            # The sender's row by the send path (read-your-writes), the recipient's by the
+            # handler, which reads the sender's (strongly) to find it already moved.
             units.add(write_cost(OURS, row, summary_after(row, message, owner)))
+            if owner == sender:
+                units.add(get_cost(row, consistent=True))
         return units
 
     # The reference design.
@@ -328,4 +335,20 @@ def computed_capacity(
     if samples.get(SEND_MESSAGE):
         for design, units in per_message.items():
             figures.append(_figure(MESSAGE_TOTAL, design, units, "C + E"))
+        figures += upkeep_figures()
+    return figures
+
+
+def upkeep_figures() -> list[CapacityFigure]:
+    """Pattern E per message, the previous row design against this one (bench/summary_upkeep)."""
+    figures = [
+        _figure(SUMMARY_UPKEEP_WORST, design, units, "rows at the unread cap, widest text")
+        for design, units in worst_per_message().items()
+    ]
+    for per_batch in PER_BATCH:
+        note = f"20-sender burst, {per_batch} message(s) of a conversation per batch"
+        figures += [
+            _figure(f"{SUMMARY_UPKEEP_BURST}_{per_batch}", design, units, note)
+            for design, units in burst_per_message(per_batch).items()
+        ]
     return figures

@@ -59,12 +59,15 @@ class MessagingService:
         messages: MessagesRepository,
         cursors: CursorCodec,
         idempotency_ttl_seconds: int,
+        *,
+        sender_read_your_writes: bool = True,
     ) -> None:
         self.users = users
         self.conversations = conversations
         self.messages = messages
         self.cursors = cursors
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.sender_read_your_writes = sender_read_your_writes
 
     async def _require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
         conversation = await self.conversations.get(user.uuid, message_group_uuid)
@@ -177,7 +180,7 @@ class MessagingService:
                     headers={"Retry-After": "1"},
                 ) from None
             return replayed
-        if not opened:
+        if not opened and self.sender_read_your_writes:
             await self._show_in_own_list(message)
         return message
 
