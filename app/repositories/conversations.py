@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from app.domain import Conversation, ConversationPage, Message, User, preview_of
+from app.domain import Conversation, Message, Page, User, preview_of
 from app.repositories import keys
 from app.repositories.table import ConditionFailed, Item, Table
 
@@ -119,8 +119,8 @@ class ConversationsRepository:
         return _conversation_from(owner_uuid, item) if item else None
 
     async def list_recent(
-        self, owner_uuid: UUID, *, limit: int, after: Mapping[str, str] | None = None
-    ) -> ConversationPage:
+        self, owner_uuid: UUID, *, limit: int, next: Mapping[str, str] | None = None
+    ) -> Page[Conversation, Item]:
         """Pattern B: the owner's conversations, newest activity first, one Query on the LSI."""
         page = await self.table.query(
             index=keys.ACTIVITY_INDEX,
@@ -128,11 +128,10 @@ class ConversationsRepository:
             values={":pk": keys.conversations_pk(owner_uuid)},
             forward=False,
             limit=limit,
-            start_key=after,
+            next=next,
         )
-        return ConversationPage(
-            conversations=[_conversation_from(owner_uuid, item) for item in page.items],
-            continue_after=page.last_key,
+        return Page(
+            items=[_conversation_from(owner_uuid, item) for item in page.items], next=page.next
         )
 
     async def participants(self, message_group_uuid: UUID) -> list[UUID]:
@@ -152,21 +151,21 @@ class ConversationsRepository:
             key_condition="pk = :pk AND begins_with(sk, :rows)",
             values={":pk": keys.conversations_pk(owner_uuid), ":rows": "GRP#"},
             limit=limit,
-            start_key=after,
+            next=after,
             projection="sk",
         )
-        return [keys.group_of_conversation_sk(item["sk"]) for item in page.items], page.last_key
+        return [keys.group_of_conversation_sk(item["sk"]) for item in page.items], page.next
 
     async def all_rows(
         self, *, limit: int, after: Mapping[str, Any] | None = None
     ) -> tuple[list[tuple[UUID, UUID]], Item | None]:
         """(owner, conversation) of every row: one page of the sparse KEYS_ONLY index."""
-        page = await self.table.scan(index=keys.CONVERSATION_INDEX, limit=limit, start_key=after)
+        page = await self.table.scan(index=keys.CONVERSATION_INDEX, limit=limit, next=after)
         rows = [
             (keys.owner_of_conversation_pk(item["pk"]), UUID(item["message_group_uuid"]))
             for item in page.items
         ]
-        return rows, page.last_key
+        return rows, page.next
 
     async def apply_messages(self, message_group_uuid: UUID, messages: Sequence[Message]) -> None:
         """Pattern E: move every participant's row to the newest of ``messages``.
@@ -209,7 +208,9 @@ class ConversationsRepository:
         The same forward-only update the stream handler makes; the handler, finding the row
         already there, leaves it alone. Own messages never change the owner's unread count.
         """
-        await self._apply_to_row(message.sender_uuid, message.message_group_uuid, message, [])
+        await self._apply_to_row(
+            message.sender_uuid, message.message_group_uuid, message, [], read_first=False
+        )
 
     async def _apply_to_row(
         self,
@@ -218,8 +219,12 @@ class ConversationsRepository:
         newest: Message,
         unread: Sequence[Message],
         own_newest: str | None = None,
+        *,
+        read_first: bool = True,
     ) -> None:
-        """``own_newest``: the sort key of the owner's newest message in the batch, if any."""
+        """``own_newest``: the sort key of the owner's newest message in the batch, if any;
+        ``read_first``: with no unread messages, read before writing (the handler, which
+        usually finds the send path was there first)."""
         row_key = keys.conversation_key(owner, message_group_uuid)
         newest_sk = _sk(newest)
         oldest_unread_sk = min(_sk(message) for message in unread) if unread else newest_sk
@@ -228,7 +233,7 @@ class ConversationsRepository:
             # in-order write would fail (and a failed write still costs a unit).
             await self._apply_after_reading(owner, message_group_uuid, newest, unread)
             return
-        if not unread:
+        if not unread and read_first:
             # Only the owner's own messages: usually the send path applied them already, and a
             # read (1 RCU) is cheaper than a failed conditional write (1 WCU).
             item = await self.table.get(row_key, consistent=True)
@@ -319,7 +324,7 @@ class ConversationsRepository:
                 values={":pk": keys.message_pk(message_group_uuid), ":up_to": up_to},
                 forward=False,
                 limit=RECOUNT_PAGE,
-                start_key=start,
+                next=start,
                 consistent=True,
                 projection="sk, sender_uuid",
             )
@@ -331,9 +336,9 @@ class ConversationsRepository:
                     count += 1
                     if count >= UNREAD_CAP:
                         return count
-            if page.last_key is None:
+            if page.next is None:
                 return count
-            start = page.last_key
+            start = page.next
 
     async def repair_row(self, owner: UUID, message_group_uuid: UUID) -> bool:
         """Recompute the owner's row from the stored messages and its read marker.
@@ -420,7 +425,7 @@ class ConversationsRepository:
                 values={":pk": keys.message_pk(message_group_uuid), ":up_to": seen.last_sk},
                 forward=False,
                 limit=RECOUNT_PAGE,
-                start_key=start,
+                next=start,
                 consistent=True,
                 projection="sk, sender_uuid, message_uuid",
             )
@@ -432,9 +437,9 @@ class ConversationsRepository:
                     return sort_key, after
                 if item.get("sender_uuid") != str(owner):
                     after += 1
-            if page.last_key is None:
+            if page.next is None:
                 return None
-            start = page.last_key
+            start = page.next
         return None
 
 

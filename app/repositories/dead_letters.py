@@ -61,10 +61,10 @@ class DeadLettersRepository:
             key_condition="pk = :pk",
             values={":pk": keys.DEAD_LETTERS_PK},
             limit=limit,
-            start_key=after,
+            next=after,
             consistent=True,
         )
-        return [_dead_letter_from(item) for item in page.items], page.last_key
+        return [_dead_letter_from(item) for item in page.items], page.next
 
     async def delete(self, event_id: str) -> None:
         await self.table.delete(keys.dead_letter_key(event_id))

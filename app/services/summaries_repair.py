@@ -36,8 +36,8 @@ class RepairReport:
     dead_letters_processed: int = 0
 
 
-def encode_position(last_key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode()
+def encode_position(next_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(next_key, sort_keys=True).encode()).decode()
 
 
 def decode_position(position: str) -> dict[str, Any]:
