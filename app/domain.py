@@ -36,11 +36,18 @@ conversation row stays under DynamoDB's 1 KB write unit whatever the script)."""
 ELLIPSIS = "\u2026"
 
 
+def _utf8_size(text: str) -> int:
+    # surrogatepass: text another writer stored may hold lone surrogates (repaired on reads).
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def preview_of(text: str) -> str:
     """The bounded preview a conversation list shows: the text, or its start and an ellipsis."""
-    if len(text) <= PREVIEW_CHARS and len(text.encode()) <= PREVIEW_MAX_BYTES:
+    if len(text) <= PREVIEW_CHARS and _utf8_size(text) <= PREVIEW_MAX_BYTES:
         return text
-    start = text[:PREVIEW_CHARS].encode()[:PREVIEW_MAX_BYTES].decode(errors="ignore")
+    start = text[:PREVIEW_CHARS]
+    while _utf8_size(start) > PREVIEW_MAX_BYTES:
+        start = start[:-1]
     return start + ELLIPSIS
 
 
