@@ -17,7 +17,7 @@ So the row's size, and each update's cost, is bounded whatever the backlog (issu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -311,12 +311,12 @@ class ConversationsRepository:
             values={**values, **summary_values, ":count": unread_count},
         )
 
-    async def count_unread(
+    async def _unread_newest_first(
         self, owner: UUID, message_group_uuid: UUID, marker: str | None, up_to: str
-    ) -> int:
-        """The other participant's stored messages after ``marker`` up to ``up_to``, at most
-        ``UNREAD_CAP`` (strongly consistent: a message whose record is being applied is there)."""
-        count = 0
+    ) -> AsyncIterator[tuple[str, str | None, bool]]:
+        """(sort key, message uuid, from the other participant) of each stored message after
+        ``marker`` up to ``up_to``, newest first, a page at a time (strongly consistent: a
+        message whose record is being applied is there)."""
         start: Item | None = None
         while True:
             page = await self.table.query(
@@ -326,19 +326,31 @@ class ConversationsRepository:
                 limit=RECOUNT_PAGE,
                 next=start,
                 consistent=True,
-                projection="sk, sender_uuid",
+                projection="sk, sender_uuid, message_uuid",
             )
             for item in page.items:
-                if marker is not None and str(item["sk"]) <= marker:
-                    return count
-                sender = item.get("sender_uuid")
-                if sender is not None and sender != str(owner):  # not an undecodable item
-                    count += 1
-                    if count >= UNREAD_CAP:
-                        return count
+                sort_key = str(item["sk"])
+                if marker is not None and sort_key <= marker:
+                    return
+                sender = item.get("sender_uuid")  # None: an undecodable item, never counted
+                yield sort_key, item.get("message_uuid"), sender not in (None, str(owner))
             if page.next is None:
-                return count
+                return
             start = page.next
+
+    async def count_unread(
+        self, owner: UUID, message_group_uuid: UUID, marker: str | None, up_to: str
+    ) -> int:
+        """The other participant's stored messages after ``marker`` up to ``up_to``, at most
+        ``UNREAD_CAP``."""
+        count = 0
+        async for _, _, unread in self._unread_newest_first(
+            owner, message_group_uuid, marker, up_to
+        ):
+            count += unread
+            if count >= UNREAD_CAP:
+                break
+        return count
 
     async def repair_row(self, owner: UUID, message_group_uuid: UUID) -> bool:
         """Recompute the owner's row from the stored messages and its read marker.
@@ -418,28 +430,14 @@ class ConversationsRepository:
         if up_to is None or up_to == last_uuid:
             return seen.last_sk, 0
         after = 0
-        start: Item | None = None
-        while after < UNREAD_CAP:
-            page = await self.table.query(
-                key_condition="pk = :pk AND sk <= :up_to",
-                values={":pk": keys.message_pk(message_group_uuid), ":up_to": seen.last_sk},
-                forward=False,
-                limit=RECOUNT_PAGE,
-                next=start,
-                consistent=True,
-                projection="sk, sender_uuid, message_uuid",
-            )
-            for item in page.items:
-                sort_key = str(item["sk"])
-                if seen.marker is not None and sort_key <= seen.marker:
-                    return None
-                if item.get("message_uuid") == str(up_to):
-                    return sort_key, after
-                if item.get("sender_uuid") != str(owner):
-                    after += 1
-            if page.next is None:
-                return None
-            start = page.next
+        async for sort_key, message_uuid, unread in self._unread_newest_first(
+            owner, message_group_uuid, seen.marker, seen.last_sk
+        ):
+            if message_uuid == str(up_to):
+                return sort_key, after
+            after += unread
+            if after >= UNREAD_CAP:
+                break
         return None
 
 
