@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         description="Run the local stream worker beside the API; turn off where the real "
         "Lambda consumes the stream.",
     )
+    sender_read_your_writes: bool = Field(
+        default=True,
+        description="A send moves the sender's own conversation row before answering, so "
+        "their next list shows it (about 2 WCU a message amortised; see the README).",
+    )
     stream_poll_interval_seconds: float = Field(
         default=0.2,
         gt=0,

@@ -186,6 +186,7 @@ async def open_state(
                 settings.idempotency_ttl_seconds,
                 publisher=bus,
                 on_stored=on_message_stored,
+                sender_read_your_writes=settings.sender_read_your_writes,
             ),
             bus=bus,
             tickets=TicketBook(cursor_secret, settings.events_ticket_ttl_seconds, shared),

@@ -44,6 +44,7 @@ def message_item(message: Message) -> Item:
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
         "message": message.text,
+        "preview": message.preview,
         "opens_conversation": message.opens_conversation or None,
     }
 
@@ -59,6 +60,8 @@ def message_from_item(item: Item) -> Message:
         text=item["message"],
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
+        # Verbatim: items stored before previews existed fall back to their text's preview.
+        preview=item.get("preview", ""),
     )
 
 
