@@ -8,6 +8,7 @@ tests/bench/test_floor_target.py records both sides and fails when they differ.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -129,16 +130,20 @@ class FloorTarget:
 
     async def _read_page(self, request: Descriptor) -> None:
         reader, group = self._users[request["user"]], UUID(request["group"] or "")
-        if await self._membership(reader, group) is None:
-            raise FloorMismatch("not a member")
-        await self.client.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.message_pk(group)}},
-            ScanIndexForward=False,
-            Limit=PAGE_LIMIT,
-            ConsistentRead=True,
+        # Concurrently, as the service: one round trip.
+        membership, _ = await asyncio.gather(
+            self._membership(reader, group),
+            self.client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.message_pk(group)}},
+                ScanIndexForward=False,
+                Limit=PAGE_LIMIT,
+                ConsistentRead=True,
+            ),
         )
+        if membership is None:
+            raise FloorMismatch("not a member")
 
     def _new_message(self, sender: User, group: UUID, text: str) -> Message:
         return Message(

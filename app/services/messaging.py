@@ -92,20 +92,43 @@ class MessagingService:
     async def read_messages(
         self, reader: User, message_group_uuid: UUID, *, limit: int, cursor: str | None
     ) -> Page[Message, str]:
-        """The page at ``cursor`` (a previous page's ``next`` or ``prev``)."""
-        await self._require_member(reader, message_group_uuid)
+        """The page at ``cursor`` (a previous page's ``next`` or ``prev``).
+
+        One round trip: the membership GetItem and the page Query run concurrently, and both
+        always complete before either decides the answer, so a non-member's 404 waits for (and
+        never carries, logs or raises) the page.
+        """
         position: dict[str, str] = {}
         if cursor is not None:
-            decoded = self.cursors.decode(
-                cursor, scope="messages", caller=str(reader.uuid), listing=str(message_group_uuid)
-            )
+            try:
+                decoded = self.cursors.decode(
+                    cursor,
+                    scope="messages",
+                    caller=str(reader.uuid),
+                    listing=str(message_group_uuid),
+                )
+            except InvalidInput:
+                # As before the calls ran concurrently: a non-member learns nothing of the
+                # cursor, a member hears it is not valid here.
+                await self._require_member(reader, message_group_uuid)
+                raise
             position = decoded if isinstance(decoded, dict) else {}
-        page = await self.messages.page(
-            message_group_uuid,
-            limit=limit,
-            next=position.get("next"),
-            prev=position.get("prev"),
+        membership, page = await asyncio.gather(
+            self.conversations.get(reader.uuid, message_group_uuid),
+            self.messages.page(
+                message_group_uuid,
+                limit=limit,
+                next=position.get("next"),
+                prev=position.get("prev"),
+            ),
+            return_exceptions=True,
         )
+        if isinstance(membership, BaseException):
+            raise membership
+        if membership is None:
+            raise conversation_not_found()
+        if isinstance(page, BaseException):
+            raise page
 
         def encode(relation: Literal["next", "prev"], sort_key: str | None) -> str | None:
             if sort_key is None:

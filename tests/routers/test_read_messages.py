@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain import Message
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
-from tests.conftest import MakeUser, SignedIn, start_conversation
+from tests.conftest import MakeUser, RunningApp, SignedIn, start_conversation
 
 STARTED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -153,6 +156,52 @@ async def test_reading_a_conversation_you_are_not_in_reveals_nothing(
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json() == missing.json()
     assert "secret" not in foreign.text
+
+
+async def test_a_non_member_with_a_cursor_gets_the_same_404(
+    client: httpx.AsyncClient, make_user: MakeUser, table: Table
+) -> None:
+    andrew, bayko, mallory = await make_user(), await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko)
+    await add_messages(table, group, andrew, 5)
+    page = await client.get(f"/api/messages/{group}?limit=2", headers=andrew.headers)
+    cursor = httpx.URL(page.links["next"]["url"]).params["cursor"]
+    missing = await client.get(f"/api/messages/{uuid4()}", headers=mallory.headers)
+    for foreign_cursor in (cursor, "x", "a.b"):
+        response = await client.get(
+            f"/api/messages/{group}", params={"cursor": foreign_cursor}, headers=mallory.headers
+        )
+        assert response.status_code == 404
+        assert response.content == missing.content
+
+
+async def test_a_non_member_waits_for_both_calls_and_nothing_of_the_page_is_logged(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    running_app: RunningApp,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    andrew, bayko, mallory = await make_user(), await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "secret")
+    missing = await client.get(f"/api/messages/{uuid4()}", headers=mallory.headers)
+    operations: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    events = running_app.state.ddb.meta.events
+    events.register("before-parameter-build.dynamodb", record)
+    caplog.set_level(logging.DEBUG, logger="app")
+    try:
+        foreign = await client.get(f"/api/messages/{group}", headers=mallory.headers)
+    finally:
+        events.unregister("before-parameter-build.dynamodb", record)
+
+    assert sorted(operations) == ["GetItem", "Query"]
+    assert foreign.status_code == 404
+    assert foreign.content == missing.content
+    assert foreign.headers["content-length"] == missing.headers["content-length"]
+    assert "secret" not in caplog.text
 
 
 class TestMembershipProperty:
