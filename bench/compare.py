@@ -32,7 +32,14 @@ def _by_level(runs: Sequence[dict[str, Any]]) -> dict[Level, dict[str, list[floa
     levels: dict[Level, dict[str, list[float]]] = {}
 
     def figures(pattern: str, backend: str, concurrency: int) -> dict[str, list[float]]:
-        empty: dict[str, list[float]] = {"ratio": [], "target": [], "rps": [], "p99": [], "cpu": []}
+        empty: dict[str, list[float]] = {
+            "ratio": [],
+            "target": [],
+            "rps": [],
+            "p50": [],
+            "p99": [],
+            "cpu": [],
+        }
         return levels.setdefault((pattern, backend, concurrency), empty)
 
     for run in runs:
@@ -44,6 +51,7 @@ def _by_level(runs: Sequence[dict[str, Any]]) -> dict[Level, dict[str, list[floa
             if measured["mode"] == "api":
                 level = figures(measured["pattern"], measured["backend"], measured["concurrency"])
                 level["rps"].append(measured["throughput_rps"])
+                level["p50"].append(measured["latency_ms"]["p50"])
                 level["p99"].append(measured["latency_ms"]["p99"])
                 level["cpu"].append(measured["cpu_per_1k_requests"].get("service", 0.0))
     return levels
@@ -56,7 +64,7 @@ def _figures(values: Sequence[float], digits: int) -> str:
 def comparison(
     before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], note: str = ""
 ) -> str:
-    """Markdown: per level, every run's API/floor ratio, API req/s, p99 and service CPU."""
+    """Markdown: per level, every run's API/floor ratio, API req/s, p50, p99, service CPU."""
     old, new = _by_level(before), _by_level(after)
     rows = []
     order = list(BY_NAME)
@@ -75,7 +83,13 @@ def comparison(
                 concurrency,
                 *(
                     _figures(side[level][name], digits)
-                    for name, digits in (("ratio", 2), ("rps", 0), ("p99", 1), ("cpu", 2))
+                    for name, digits in (
+                        ("ratio", 2),
+                        ("rps", 0),
+                        ("p50", 1),
+                        ("p99", 1),
+                        ("cpu", 2),
+                    )
                     for side in (old, new)
                 ),
                 "-" if target is None else f">= {target}",
@@ -90,6 +104,8 @@ def comparison(
         "API/floor after",
         "API req/s before",
         "API req/s after",
+        "p50 ms before",
+        "p50 ms after",
         "p99 ms before",
         "p99 ms after",
         "service CPU s/1k before",

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from bench.patterns import BY_NAME, LIST_CONVERSATIONS, READ_PAGE
 from bench.phase import Measurement
 
 SCHEMA_VERSION = 1
-READ_TARGET = 0.5
-SEND_TARGET = 0.4
-"""Targets of issue 6: API throughput as a share of the raw-aioboto3 floor."""
+FLOOR_SHARE_TARGET = 0.7
+"""Issue 17's target for every pattern: API throughput as a share of the raw-aioboto3 floor."""
 
 
 class Ratio(TypedDict):
@@ -28,10 +26,6 @@ class Ratio(TypedDict):
     met: bool
 
 
-def target_for(pattern: str) -> float:
-    return READ_TARGET if BY_NAME[pattern] in (LIST_CONVERSATIONS, READ_PAGE) else SEND_TARGET
-
-
 def floor_ratios(measurements: list[Measurement]) -> list[Ratio]:
     floors = {
         (m["pattern"], m["backend"], m["concurrency"]): m
@@ -46,7 +40,6 @@ def floor_ratios(measurements: list[Measurement]) -> list[Ratio]:
         ratio = api["throughput_rps"] / floor["throughput_rps"] if floor["throughput_rps"] else 0.0
         service_cpu = api["cpu_per_1k_requests"].get("service", 0.0)
         floor_cpu = floor["cpu_per_1k_requests"].get("driver", 0.0)
-        target = target_for(api["pattern"])
         ratios.append(
             Ratio(
                 pattern=api["pattern"],
@@ -56,8 +49,8 @@ def floor_ratios(measurements: list[Measurement]) -> list[Ratio]:
                 floor_rps=floor["throughput_rps"],
                 ratio=ratio,
                 cpu_ratio=floor_cpu / service_cpu if service_cpu else 0.0,
-                target=target,
-                met=ratio >= target,
+                target=FLOOR_SHARE_TARGET,
+                met=ratio >= FLOOR_SHARE_TARGET,
             )
         )
     return ratios
