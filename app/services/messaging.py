@@ -9,7 +9,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from app.domain import Conversation, Message, Page, User, pair_conversation_uuid
@@ -35,6 +35,21 @@ CREATE_BACKOFF_SECONDS = 0.05
 def conversation_not_found() -> NotFound:
     # Same answer whether the conversation does not exist or the caller is not in it.
     return NotFound("No such conversation.", code="message_group_not_found")
+
+
+_discarded: set[asyncio.Task[object]] = set()
+"""Page reads nobody may see, referenced until they finish (the loop holds tasks weakly)."""
+
+
+def _discard_when_done(task: asyncio.Task[Any]) -> None:
+    _discarded.add(task)
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _discarded.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it
 
 
 def _fingerprint(target: str, text: str) -> str:
@@ -94,9 +109,11 @@ class MessagingService:
     ) -> Page[Message, str]:
         """The page at ``cursor`` (a previous page's ``next`` or ``prev``).
 
-        One round trip: the membership GetItem and the page Query run concurrently, and both
-        always complete before either decides the answer, so a non-member's 404 waits for (and
-        never carries, logs or raises) the page.
+        One round trip: the page Query starts alongside the membership GetItem. A non-member is
+        answered as soon as the GetItem says so, exactly as before the Query ran concurrently:
+        waiting for the page would make the 404's latency grow with the conversation's page
+        (botocore parses it), telling a stranger that the conversation exists. Their Query
+        still completes, in the background, and nothing reads, raises or logs its result.
         """
         position: dict[str, str] = {}
         if cursor is not None:
@@ -113,22 +130,20 @@ class MessagingService:
                 await self._require_member(reader, message_group_uuid)
                 raise
             position = decoded if isinstance(decoded, dict) else {}
-        membership, page = await asyncio.gather(
-            self.conversations.get(reader.uuid, message_group_uuid),
+        reading = asyncio.create_task(
             self.messages.page(
                 message_group_uuid,
                 limit=limit,
                 next=position.get("next"),
                 prev=position.get("prev"),
-            ),
-            return_exceptions=True,
+            )
         )
-        if isinstance(membership, BaseException):
-            raise membership
-        if membership is None:
-            raise conversation_not_found()
-        if isinstance(page, BaseException):
-            raise page
+        try:
+            await self._require_member(reader, message_group_uuid)
+        except BaseException:
+            _discard_when_done(reading)
+            raise
+        page = await reading
 
         def encode(relation: Literal["next", "prev"], sort_key: str | None) -> str | None:
             if sort_key is None:

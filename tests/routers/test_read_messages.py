@@ -175,7 +175,7 @@ async def test_a_non_member_with_a_cursor_gets_the_same_404(
         assert response.content == missing.content
 
 
-async def test_a_non_member_waits_for_both_calls_and_nothing_of_the_page_is_logged(
+async def test_a_non_members_read_makes_both_calls_and_nothing_of_the_page_is_logged(
     client: httpx.AsyncClient,
     make_user: MakeUser,
     running_app: RunningApp,
