@@ -80,9 +80,13 @@ def hot_spots(units: RequestUnits, stream: StreamConfig) -> list[HotSpot]:
             pub.PARTITION_WRITE_UNITS.value / message_put,
             sizes.message + overhead,
             "sends past the ceiling throttle and the API answers 503 dynamodb_throttled after its "
-            "3 attempts; the two "
-            "rows are updated at most once a batching window each (coalescing), so they do not "
-            f"amplify; page reads cap at {page_reads:,.0f}/s; all its records share one stream "
+            "3 attempts; each send also moves its sender's row (read-your-writes, in the "
+            f"sender's own partition: {per_row_update:.2f} units; past "
+            f"{pub.PARTITION_WRITE_UNITS.value / per_row_update:,.0f} sends/s from one sender "
+            "that update throttles and the send, which still succeeds, leaves the row to the "
+            "stream handler), while the "
+            "recipient's row is updated at most once a batching window (coalescing); page "
+            f"reads cap at {page_reads:,.0f}/s; all its records share one stream "
             f"shard, which applies about {shard:,.0f} records/s with one batch in flight",
             "bucket the message partition by time (MSG#<group>#<month>): new writes move to a "
             "new key and the 10 GB collection limit never binds; admission control per "
