@@ -17,6 +17,24 @@ def pair_conversation_uuid(first: UUID, second: UUID) -> UUID:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedText:
+    """Text as stored with encryption on: an envelope only the API's repositories open."""
+
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableText:
+    """Stored text that does not decrypt (tampered, moved, or its key unusable): never shown."""
+
+    code: str
+
+
+Text = str | SealedText | UnreadableText
+"""Plain text, or sealed as stored, or why it cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     uuid: UUID
     handle: str
@@ -32,7 +50,7 @@ class Message:
     sender_uuid: UUID
     sender_handle: str
     sender_display_name: str
-    text: str
+    text: Text
     created_at: datetime
     opens_conversation: bool = False
     """Written with the conversation's rows, which already show it."""
@@ -47,7 +65,7 @@ class Conversation:
     other_uuid: UUID
     other_handle: str
     other_display_name: str
-    last_message: str
+    last_message: Text
     last_message_at: datetime
     last_message_uuid: UUID
     unread_count: int = 0

@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.domain import Conversation, Message, User
+from app.domain import Conversation, Message, SealedText, Text, User
 
 MESSAGE_MAX_CHARS = 1024
 HANDLE_PATTERN = r"^[A-Za-z0-9_]{1,32}$"
@@ -133,6 +133,23 @@ class DevTokenRequest(_Request):
     handle: Handle
 
 
+_TEXT_DESCRIPTION = "null when the stored text cannot be decrypted; `message_error` says why."
+_ERROR_DESCRIPTION = (
+    "Set only when `message` is null: `message_undecryptable` (altered or moved ciphertext), "
+    "`data_key_undecryptable`/`data_key_missing` (its key), `encryption_off`, "
+    "`envelope_malformed`, `envelope_version_unknown`."
+)
+
+
+def shown(text: Text) -> tuple[str | None, str | None]:
+    """The text a client may see, or None and the code of why not: never ciphertext."""
+    if isinstance(text, str):
+        return text, None
+    if isinstance(text, SealedText):
+        return None, "message_undecryptable"  # not opened: still never shown as text
+    return None, text.code
+
+
 class MessageOut(BaseModel):
     """A message; ``display_name`` and ``handle`` describe its sender."""
 
@@ -141,16 +158,21 @@ class MessageOut(BaseModel):
     uuid: UUID
     display_name: str
     handle: str
-    message: str
+    message: str | None = Field(description=_TEXT_DESCRIPTION)
+    message_error: str | None = Field(
+        default=None, description=_ERROR_DESCRIPTION, exclude_if=lambda error: error is None
+    )
     created_at: datetime
 
     @classmethod
     def of(cls, message: Message) -> Self:
+        text, error = shown(message.text)
         return cls(
             uuid=message.uuid,
             display_name=message.sender_display_name,
             handle=message.sender_handle,
-            message=message.text,
+            message=text,
+            message_error=error,
             created_at=message.created_at,
         )
 
@@ -191,18 +213,23 @@ class ConversationOut(BaseModel):
     uuid: UUID = Field(description="The message group (conversation) uuid.")
     display_name: str
     handle: str
-    message: str = Field(description="The last message's text.")
+    message: str | None = Field(description=f"The last message's text; {_TEXT_DESCRIPTION}")
+    message_error: str | None = Field(
+        default=None, description=_ERROR_DESCRIPTION, exclude_if=lambda error: error is None
+    )
     created_at: datetime = Field(description="When the last message was sent.")
     unread_count: int = Field(ge=0)
     other_user_uuid: UUID
 
     @classmethod
     def of(cls, conversation: Conversation) -> Self:
+        text, error = shown(conversation.last_message)
         return cls(
             uuid=conversation.message_group_uuid,
             display_name=conversation.other_display_name,
             handle=conversation.other_handle,
-            message=conversation.last_message,
+            message=text,
+            message_error=error,
             created_at=conversation.last_message_at,
             unread_count=conversation.unread_count,
             other_user_uuid=conversation.other_uuid,

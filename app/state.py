@@ -14,12 +14,15 @@ import httpx
 
 from app.auth import AccessTokenVerifier, KeySource, LocalIssuer, RemoteKeySource
 from app.auth.local_issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
+from app.crypto.cipher import EnvelopeEncryption, NoEncryption, TextCipher
+from app.crypto.data_keys import DataKeyPolicy, DataKeys
 from app.ddb import open_client
 from app.domain import User
 from app.errors import Unavailable
 from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
 from app.repositories.conversations import ConversationsRepository
+from app.repositories.data_keys import DataKeysRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
 from app.repositories.users import UsersRepository
@@ -70,6 +73,8 @@ class AppState:
     lifecycle: Lifecycle
     messaging: MessagingService
     """Built once: the service and its repositories only hold the shared table and cursors."""
+    data_keys: DataKeys | None
+    """With encryption=kms: the data-key cache and its KMS call counters."""
     identities: IdentityCache = field(default_factory=IdentityCache)
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
@@ -114,6 +119,8 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
         with contextlib.suppress(Unavailable):  # an outage at start-up shows in /readyz
             await key_source.ensure_loaded()
         table = Table(ddb, settings.table_name)
+        data_keys = await open_data_keys(settings, stack, table)
+        cipher = cipher_of(data_keys)
         cursors = CursorCodec(cursor_secret)
         yield AppState(
             settings=settings,
@@ -127,9 +134,30 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             lifecycle=lifecycle,
             messaging=MessagingService(
                 UsersRepository(table),
-                ConversationsRepository(table),
-                MessagesRepository(table),
+                ConversationsRepository(table, cipher),
+                MessagesRepository(table, cipher),
                 cursors,
                 settings.idempotency_ttl_seconds,
             ),
+            data_keys=data_keys,
         )
+
+
+def cipher_of(data_keys: DataKeys | None) -> TextCipher:
+    return NoEncryption() if data_keys is None else EnvelopeEncryption(data_keys)
+
+
+async def open_data_keys(
+    settings: Settings, stack: AsyncExitStack, table: Table
+) -> DataKeys | None:
+    """The KMS client and data-key cache with encryption=kms (the stream handler has none)."""
+    if settings.encryption == "off":
+        return None
+    kms = await open_client(settings, stack, "kms")
+    policy = DataKeyPolicy(
+        epoch_seconds=settings.data_key_epoch_seconds,
+        cache_seconds=settings.data_key_cache_seconds,
+        cache_uses=settings.data_key_cache_uses,
+        cache_size=settings.data_key_cache_size,
+    )
+    return DataKeys(kms, settings.kms_key_id, DataKeysRepository(table), policy)

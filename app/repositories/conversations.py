@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from app.crypto.cipher import NoEncryption, TextCipher
 from app.domain import Conversation, ConversationPage, Message, User
 from app.repositories import keys
+from app.repositories.sealing import row_bindings, storable, stored_text
 from app.repositories.table import ConditionFailed, Item, Table
 
 PARTICIPANTS_PER_CONVERSATION = 2
@@ -42,7 +45,7 @@ class RowContended(Exception):
 
 def _summary_values(message: Message) -> dict[str, Any]:
     return {
-        ":text": message.text,
+        ":text": storable(message.text),  # as stored on the message: never decrypted here
         ":sk": keys.message_sk(message.created_at, message.uuid),
     }
 
@@ -59,7 +62,7 @@ def new_row_item(owner: User, other: User, first_message: Message) -> Item:
         "other_user_uuid": str(other.uuid),
         "other_handle": other.handle,
         "other_display_name": other.display_name,
-        "last_message": first_message.text,
+        "last_message": storable(first_message.text),
         "last_message_sk": first_sk,
         "unread_message_keys": unread,
     }
@@ -81,7 +84,7 @@ def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
         other_uuid=UUID(item["other_user_uuid"]),
         other_handle=item["other_handle"],
         other_display_name=item["other_display_name"],
-        last_message=item["last_message"],
+        last_message=stored_text(item["last_message"]),
         last_message_at=last_at,
         last_message_uuid=last_uuid,
         unread_count=len(_unread_after_marker(item)),
@@ -90,8 +93,9 @@ def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
 
 
 class ConversationsRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cipher: TextCipher | None = None) -> None:
         self.table = table
+        self.cipher = cipher or NoEncryption()
 
     async def get(
         self, owner_uuid: UUID, message_group_uuid: UUID, *, consistent: bool = True
@@ -115,9 +119,20 @@ class ConversationsRepository:
             start_key=after,
         )
         return ConversationPage(
-            conversations=[_conversation_from(owner_uuid, item) for item in page.items],
+            conversations=[await self._opened(owner_uuid, item) for item in page.items],
             continue_after=page.last_key,
         )
+
+    async def _opened(self, owner_uuid: UUID, item: Item) -> Conversation:
+        conversation = _conversation_from(owner_uuid, item)
+        bindings = row_bindings(
+            self.table.name,
+            conversation.message_group_uuid,
+            item["last_message_sk"],
+            (conversation.other_uuid, owner_uuid),
+        )
+        text = await self.cipher.open(bindings, conversation.last_message)
+        return replace(conversation, last_message=text)
 
     async def participants(self, message_group_uuid: UUID) -> list[UUID]:
         """Owners of the conversation's rows, from the sparse KEYS_ONLY GSI."""

@@ -1,5 +1,8 @@
 """The DynamoDB Streams handler: every inserted message moves its conversation's rows forward.
 
+It never decrypts: with encryption on, it copies the message's envelope into the rows as
+stored, and its role has no KMS permission.
+
 Deliveries are at least once and messages of one conversation arrive in no guaranteed order;
 ``ConversationsRepository.apply_messages`` is idempotent and forward-only, so duplicates,
 retries and reordering are harmless. Failures are reported per record (``batchItemFailures``,
@@ -24,7 +27,7 @@ from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import message_from_item
 from app.repositories.table import deserialize
 from app.settings import Settings
-from app.streams.events import sequence_number
+from app.streams.events import sequence_number, with_binary_decoded
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,6 @@ def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
     """AWS Lambda entry point (synchronous): one loop and one client per container."""
 
     async def work(conversations: ConversationsRepository) -> BatchResponse:
-        return await handle_event(event, conversations)
+        return await handle_event(with_binary_decoded(event), conversations)
 
     return runtime.run(work)
