@@ -26,11 +26,12 @@ typecheck: install
 	$(BIN)/mypy
 
 # The suite on the embedded moto server, then the integration tests again on dynalite (a second,
-# stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out).
+# stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out;
+# it has no KMS either, so the fixtures start an embedded moto server for KMS only).
 test: lint typecheck node_modules/.bin/dynalite
 	$(BIN)/pytest
 	DDB_TARGET=dynalite $(BIN)/pytest -m "not transactions and not streams and not ttl" \
-		tests/routers tests/scripts tests/faults tests/streams
+		tests/routers tests/scripts tests/faults tests/streams tests/encryption
 
 node_modules/.bin/dynalite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -135,6 +135,10 @@ class DataKeys:
         self._cache: OrderedDict[tuple[UUID, int], _Cached] = OrderedDict()
         self._pending: dict[tuple[UUID, int], asyncio.Future[AESGCM]] = {}
 
+    def forget(self) -> None:
+        """Drop every cached key (e.g. after revoking access): the next use asks KMS again."""
+        self._cache.clear()
+
     def current_epoch(self) -> int:
         return int(self._clock() // self.policy.epoch_seconds)
 
