@@ -41,7 +41,6 @@ _KMS_UNAVAILABLE_CODES = frozenset(
         "KeyUnavailableException",
         "DisabledException",
         "NotFoundException",
-        "AccessDeniedException",
     }
 )
 
@@ -103,6 +102,10 @@ async def kms_errors() -> AsyncIterator[None]:
         if code == "ThrottlingException":
             raise Unavailable(
                 "KMS is throttling.", code="kms_throttled", retry_after=_KMS_RETRY_AFTER_SECONDS
+            ) from error
+        if code == "AccessDeniedException":
+            raise Unavailable(
+                "These credentials may not use the message key.", code="kms_access_denied"
             ) from error
         if code in _KMS_UNAVAILABLE_CODES:
             raise Unavailable(

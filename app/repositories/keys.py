@@ -102,3 +102,7 @@ def data_key_key(message_group_uuid: UUID, epoch: int) -> Key:
     a sort-key filter, and the stream handler treats every ``MSG#`` insert as a message.
     """
     return {"pk": f"DATAKEY#{message_group_uuid}", "sk": f"EPOCH#{epoch:010d}"}
+
+
+def is_conversation_row_pk(pk: str) -> bool:
+    return pk.startswith("GRP#")

@@ -230,6 +230,25 @@ class Table:
             last_key=deserialize(last_key) if last_key else None,
         )
 
+    async def scan(
+        self, *, limit: int, start_key: Mapping[str, Any] | None = None, consistent: bool = False
+    ) -> Page:
+        """One page of the whole table (operator jobs only: the API never scans)."""
+        request = self._request(
+            TableName=self.name,
+            Limit=limit,
+            ExclusiveStartKey=serialize(start_key) if start_key else None,
+            ConsistentRead=consistent or None,
+        )
+        async with dynamodb_errors():
+            response = await self.client.scan(**request)
+        self._record("Scan", response)
+        last_key = response.get("LastEvaluatedKey")
+        return Page(
+            items=[deserialize(item) for item in response.get("Items", [])],
+            last_key=deserialize(last_key) if last_key else None,
+        )
+
     def put_op(
         self,
         item: Mapping[str, Any],
