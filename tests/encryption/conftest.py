@@ -43,8 +43,10 @@ class KmsFaults:
     attempts: Counter[str] = field(default_factory=Counter)
 
     def fail(self, kind: str | None) -> None:
-        """From now on (None: heal); the key cache is emptied, so the next use asks KMS."""
+        """From now on (None: heal); the key cache is emptied, so the next use asks KMS, and
+        attempts are counted afresh."""
         self.kind = kind
+        self.attempts.clear()
         self.data_keys.forget()
 
     async def before_send(self, request: AWSPreparedRequest, **_: Any) -> AioAWSResponse | None:
