@@ -291,6 +291,13 @@ class TokenOut(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
+class KmsCallsOut(BaseModel):
+    encryption: Literal["off", "kms"]
+    generate_data_key: int
+    decrypt: int
+    cache_hits: int = Field(description="Data-key uses served from memory, without KMS.")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
