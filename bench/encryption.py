@@ -18,6 +18,7 @@ import json
 import random
 import statistics
 import time
+from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,7 @@ class Window:
     seconds: float
     cpu_seconds: float
     kms_calls: int
+    statuses: dict[str, int]
 
     @property
     def throughput(self) -> float:
@@ -139,6 +141,7 @@ async def _window(
         started = time.perf_counter()
         deadline = started + seconds
         counts = {"requests": 0, "errors": 0}
+        statuses: Counter[str] = Counter()
 
         async def worker(seed: int) -> None:
             rng = random.Random(seed)
@@ -160,13 +163,16 @@ async def _window(
                     answer = await http.get("/api/message_groups", headers=headers)
                 counts["requests"] += 1
                 counts["errors"] += answer.status_code != 200
+                statuses[str(answer.status_code)] += 1
 
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = sum(process.cpu_times()[:2]) - cpu_before
         after_kms = (await http.get("/api/dev/kms-calls")).json()
     kms = sum(after_kms[k] - before_kms[k] for k in ("generate_data_key", "decrypt"))
-    return Window(pattern, mode, counts["requests"], counts["errors"], elapsed, cpu, kms)
+    return Window(
+        pattern, mode, counts["requests"], counts["errors"], elapsed, cpu, kms, dict(statuses)
+    )
 
 
 def _summary(windows: list[Window]) -> list[dict[str, object]]:
