@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     options = parser.parse_args(argv)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    workdir = options.out / "tmp" / f"encryption-{run_id}"
+    # Absolute: the services run in it, and resolve their state directory from there.
+    workdir = options.out.resolve() / "tmp" / f"encryption-{run_id}"
     workdir.mkdir(parents=True, exist_ok=True)
     users = _users(options.users)
     pairs = _pairs(users, options.conversations)
@@ -312,6 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     (options.out / f"encryption-{run_id}.json").write_text(json.dumps(document, indent=2))
     print(_markdown(rows))
     print(f"load average at the end: {psutil.getloadavg()} on {psutil.cpu_count()} CPUs")
+    failed = {status for window in windows for status in window.statuses if status != "200"}
+    if failed:
+        raise SystemExit(f"bench.encryption: requests failed ({sorted(failed)}): figures invalid")
 
 
 if __name__ == "__main__":
