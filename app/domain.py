@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 from uuid import UUID, uuid5
+
+T = TypeVar("T")
+Position = TypeVar("Position")
 
 # Fixed namespace: the uuid of a two-person conversation is a function of the pair.
 CONVERSATION_NAMESPACE = UUID("5b0e7f5e-3f0a-4d6c-9a55-2f4c1c7f0d11")
@@ -81,15 +85,15 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class MessagePage:
-    messages: list[Message]
-    older_than: str | None = None
-    """Position to continue towards older messages, when there are more."""
-    newer_than: str | None = None
-    """Position after the newest message of the page, for polling."""
+class Page(Generic[T, Position]):
+    """One page of a listing, named as the RFC 8288 ``Link`` relations that carry it.
 
+    ``next`` continues the listing (older messages, less recent conversations) when there is
+    more; ``prev`` (messages only) fetches just what arrived after the page, for polling. A
+    position is a key or a sort key in repositories and a signed cursor above them; a listing
+    is asked for the page at a position with the same name (``next=``, ``prev=``).
+    """
 
-@dataclass(frozen=True, slots=True)
-class ConversationPage:
-    conversations: list[Conversation]
-    continue_after: dict[str, str] | None = field(default=None)
+    items: list[T]
+    next: Position | None = None
+    prev: Position | None = None

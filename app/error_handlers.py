@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import PROBLEM_JSON, InvalidInput, ProblemDetails, ServiceError
+from app.settings import ErrorFormat
+from app.text import UNSTORABLE_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +30,29 @@ _OWN_CODES = {
     "handle_invalid",
     "message_target_missing",
     "message_target_ambiguous",
+    UNSTORABLE_TEXT,
 }
 
 
-def problem_response(error: ServiceError) -> JSONResponse:
+def wants_code_list(error_format: ErrorFormat, accept: str | None) -> bool:
+    """The Cruddur SPA's shape, unless the client asks for problem details by name."""
+    return error_format == "spa" and PROBLEM_JSON not in (accept or "").lower()
+
+
+def error_response(
+    problem: ProblemDetails, headers: Mapping[str, str], *, codes: bool
+) -> JSONResponse:
+    """RFC 9457 problem details, or (``codes``) the JSON array of codes the SPA renders."""
+    if codes:
+        return JSONResponse(
+            [problem.code],
+            status_code=problem.status,
+            headers={**headers, "Vary": "Accept"},
+        )
     return JSONResponse(
-        error.problem().model_dump(exclude_none=True),
-        status_code=error.status,
-        headers=error.headers,
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        headers=dict(headers),
         media_type=PROBLEM_JSON,
     )
 
@@ -58,37 +76,37 @@ def _validation_problem(error: RequestValidationError) -> InvalidInput:
     return InvalidInput(str(first["msg"]), code=code, extra={"errors": details})
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_service_error(_: Request, error: Exception) -> JSONResponse:
+def install_error_handlers(app: FastAPI, error_format: ErrorFormat) -> None:
+    def respond(request: Request, error: ServiceError) -> JSONResponse:
+        codes = wants_code_list(error_format, request.headers.get("accept"))
+        return error_response(error.problem(), error.headers, codes=codes)
+
+    async def on_service_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ServiceError)
         if error.status >= 500:
             log.warning("request failed: %s", error.code)
-        return problem_response(error)
+        return respond(request, error)
 
-    async def on_validation_error(_: Request, error: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
-        return problem_response(_validation_problem(error))
+        return respond(request, _validation_problem(error))
 
-    async def on_http_error(_: Request, error: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
         if error.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8)
-            return problem_response(InvalidInput("The body is not JSON.", code="body_malformed"))
-        body = ProblemDetails(
+            return respond(request, InvalidInput("The body is not JSON.", code="body_malformed"))
+        problem = ProblemDetails(
             title=HTTPStatus(error.status_code).phrase,
             status=error.status_code,
             code=_HTTP_CODES.get(error.status_code, f"http_{error.status_code}"),
             detail=error.detail if isinstance(error.detail, str) else None,
         )
-        return JSONResponse(
-            body.model_dump(exclude_none=True),
-            status_code=error.status_code,
-            headers=dict(error.headers or {}),
-            media_type=PROBLEM_JSON,
-        )
+        codes = wants_code_list(error_format, request.headers.get("accept"))
+        return error_response(problem, dict(error.headers or {}), codes=codes)
 
-    async def on_unexpected_error(_: Request, error: Exception) -> JSONResponse:
+    async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)
-        return problem_response(ServiceError("Something went wrong on our side."))
+        return respond(request, ServiceError("Something went wrong on our side."))
 
     app.add_exception_handler(ServiceError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

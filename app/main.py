@@ -42,10 +42,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.lifecycle = lifecycle  # the server entry point flips it on SIGTERM
-    install_error_handlers(app)
+    install_error_handlers(app, settings.error_format)
     # The last added runs first: request ids and access logs see everything, CORS answers
     # preflights, and the body cap applies before any route parses a body.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        error_format=settings.error_format,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,

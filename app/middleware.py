@@ -9,9 +9,10 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.error_handlers import problem_response
+from app.error_handlers import error_response, wants_code_list
 from app.errors import PayloadTooLarge
 from app.observability import request_id_var
+from app.settings import ErrorFormat
 
 log = logging.getLogger("app.access")
 
@@ -67,9 +68,10 @@ class BodySizeLimitMiddleware:
     the cap first and then handed on, so the application never sees part of an oversize body.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, error_format: ErrorFormat) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.error_format = error_format
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,4 +108,6 @@ class BodySizeLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes.")
-        await problem_response(error)(scope, receive, send)
+        accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
+        codes = wants_code_list(self.error_format, accept)
+        await error_response(error.problem(), error.headers, codes=codes)(scope, receive, send)

@@ -7,6 +7,7 @@ handler can answer with a stable ``code``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from app.domain import Conversation, Message, SealedText, Text, User
+from app.text import UNSTORABLE_TEXT, is_storable
 
 MESSAGE_MAX_CHARS = 1024
 HANDLE_PATTERN = r"^[A-Za-z0-9_]{1,32}$"
@@ -29,8 +31,29 @@ _SAMPLE_MESSAGE: dict[str, Any] = {
 }
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        # Every string of every body, whatever its field: JSON may carry lone surrogates
+        # (``"\udfff"``), which no field can store (app/text.py).
+        if not all(is_storable(text) for text in _strings(data)):
+            raise PydanticCustomError(UNSTORABLE_TEXT, "Text must be valid Unicode.")
+        return data
 
 
 class SendMessageRequest(_Request):

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_NAMES = {"localhost"}
 
+ErrorFormat = Literal["problem", "spa"]
+
 
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
@@ -73,6 +75,13 @@ class Settings(BaseSettings):
         default=Path(".local"), description="Local issuer key and stream checkpoints."
     )
     local_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    identity_cache_ttl_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long a process remembers which user a token's sub is; a deleted user "
+        "is refused at most this long after the deletion (0: look it up on every request).",
+    )
     cursor_secret: SecretStr | None = Field(
         default=None, description="HMAC key for pagination cursors; required with cognito auth."
     )
@@ -113,6 +122,12 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
         description="Origins the browser may call from (comma-separated).",
+    )
+    error_format: ErrorFormat = Field(
+        default="problem",
+        description="Error bodies: RFC 9457 problem details, or (spa) the JSON array of codes "
+        "the Cruddur SPA renders; a request accepting application/problem+json always gets "
+        "problem details.",
     )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,18 +39,32 @@ JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 
 @dataclass
 class IdentityCache:
-    """Cognito sub -> user; the mapping never changes, so entries never go stale."""
+    """Cognito sub -> user, each entry kept ``ttl_seconds``: a deleted user's requests fail
+    at most that long after the deletion (``ddb users delete``), in every process."""
 
+    ttl_seconds: float
     capacity: int = IDENTITY_CACHE_SIZE
-    _users: dict[str, User] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    _users: dict[str, tuple[float, User]] = field(default_factory=dict)
+    """Oldest entry first: each put moves its entry to the end."""
 
     def get(self, cognito_sub: str) -> User | None:
-        return self._users.get(cognito_sub)
+        entry = self._users.get(cognito_sub)
+        if entry is None:
+            return None
+        expires_at, user = entry
+        if self.clock() >= expires_at:
+            del self._users[cognito_sub]
+            return None
+        return user
 
     def put(self, cognito_sub: str, user: User) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        self._users.pop(cognito_sub, None)
         if len(self._users) >= self.capacity:
             self._users.pop(next(iter(self._users)))  # evict the oldest entry
-        self._users[cognito_sub] = user
+        self._users[cognito_sub] = (self.clock() + self.ttl_seconds, user)
 
 
 @dataclass
@@ -73,9 +87,9 @@ class AppState:
     lifecycle: Lifecycle
     messaging: MessagingService
     """Built once: the service and its repositories only hold the shared table and cursors."""
+    identities: IdentityCache
     data_keys: DataKeys | None
     """With encryption=kms: the data-key cache and its KMS call counters."""
-    identities: IdentityCache = field(default_factory=IdentityCache)
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
     ready_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -132,6 +146,7 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             local_issuer=local_issuer,
             rate_limiter=UserRateLimiter(settings),
             lifecycle=lifecycle,
+            identities=IdentityCache(settings.identity_cache_ttl_seconds),
             messaging=MessagingService(
                 UsersRepository(table),
                 ConversationsRepository(table, cipher),

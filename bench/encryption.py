@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
                 ddb_endpoint_url=endpoint,
                 table_name=tables[mode],
                 encryption=mode,
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
             )
             if mode == "kms":
                 asyncio.run(ensure_key(settings))

@@ -174,6 +174,15 @@ async def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None
     )
 
 
+async def cmd_users_delete(settings: Settings, args: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        await _require_table(table)
+        deleted = await UsersRepository(table).delete(args.handle)
+    if deleted is None:
+        raise CommandError(f"no user has the handle {args.handle!r}")
+    _print_json({"deleted": {"uuid": deleted.uuid, "handle": deleted.handle}})
+
+
 async def _user_by_handle(table: Table, handle: str) -> User:
     user = await UsersRepository(table).get_by_handle(handle)
     if user is None:
@@ -196,7 +205,7 @@ async def cmd_get_conversation(settings: Settings, args: argparse.Namespace) -> 
         if await ConversationsRepository(table_with_log).get(reader.uuid, group) is None:
             raise CommandError(f"{args.handle!r} is not in conversation {group}")
         page = await MessagesRepository(table_with_log, cipher).page(group, limit=args.limit)
-    for message in page.messages:
+    for message in page.items:
         _print_json(
             {
                 "uuid": message.uuid,
@@ -217,7 +226,7 @@ async def cmd_list_conversations(settings: Settings, args: argparse.Namespace) -
         owner = await _user_by_handle(table, args.handle)
         repo = ConversationsRepository(Table(table.client, table.name, capacity), cipher)
         page = await repo.list_recent(owner.uuid, limit=args.limit)
-    for conversation in page.conversations:
+    for conversation in page.items:
         _print_json(
             {
                 "message_group_uuid": conversation.message_group_uuid,
@@ -274,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--handle", required=True, type=_handle)
     create.add_argument("--display-name", required=True, type=_non_blank)
     create.add_argument("--cognito-sub", help="the Cognito sub (default: a new random one)")
+    delete = users_commands.add_parser(
+        "delete", help="remove a user's profile, handle and sign-in link (messages stay)"
+    )
+    delete.add_argument("--handle", required=True, type=_handle)
 
     patterns = commands.add_parser("patterns", help="run an access pattern, print its capacity")
     pattern_commands = patterns.add_subparsers(dest="pattern", required=True, metavar="PATTERN")
@@ -327,7 +340,8 @@ COMMANDS = {
     "list-tables": cmd_list_tables,
     "scan": cmd_scan,
     "seed": cmd_seed,
-    "users": cmd_users_create,
+    "create": cmd_users_create,
+    "delete": cmd_users_delete,
     "get-conversation": cmd_get_conversation,
     "list-conversations": cmd_list_conversations,
     "encryption": cmd_encryption_backfill,
@@ -349,7 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"ddb: invalid configuration: {error}", file=sys.stderr)
         return 2
-    command = COMMANDS[args.pattern if args.command == "patterns" else args.command]
+    # A command group's action (``users create``, ``patterns ...``) names the function.
+    action = getattr(args, "users_command", None) or getattr(args, "pattern", None)
+    command = COMMANDS[action or args.command]
     try:
         asyncio.run(command(settings, args))
     except CommandError as error:

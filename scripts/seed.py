@@ -29,13 +29,13 @@ DEMO_USERS = (
 
 async def _stored_message_uuids(messages: MessagesRepository, group: UUID) -> set[UUID]:
     stored: set[UUID] = set()
-    older_than = None
+    position = None
     while True:
-        page = await messages.page(group, limit=100, older_than=older_than)
-        stored.update(message.uuid for message in page.messages)
-        if page.older_than is None:
+        page = await messages.page(group, limit=100, next=position)
+        stored.update(message.uuid for message in page.items)
+        if page.next is None:
             return stored
-        older_than = page.older_than
+        position = page.next
 
 
 def demo_user(handle: str, display_name: str) -> User:

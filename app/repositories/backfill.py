@@ -53,7 +53,7 @@ class EncryptionBackfill:
         self.cipher = cipher
 
     async def page(self, *, limit: int, after: Mapping[str, Any] | None) -> BackfillPage:
-        scanned = await self.table.scan(limit=limit, start_key=after, consistent=True)
+        scanned = await self.table.scan(limit=limit, next=after, consistent=True)
         counts = BackfillCounts(scanned=len(scanned.items))
         for item in scanned.items:
             pk = str(item["pk"])
@@ -69,7 +69,7 @@ class EncryptionBackfill:
                 counts.records += await self._copy_into(
                     item, _RECORD_TEXT, group, item[_RECORD_PREFIX + "sk"], counts
                 )
-        return BackfillPage(counts, scanned.last_key)
+        return BackfillPage(counts, scanned.next)
 
     async def _seal_message(self, item: Item, counts: BackfillCounts) -> int:
         message = message_from_item(item)

@@ -16,9 +16,9 @@ from typing import Any
 from uuid import UUID
 
 from app.crypto.cipher import NoEncryption, TextCipher
-from app.domain import Conversation, ConversationPage, Message, User
+from app.domain import Conversation, Message, Page, User
 from app.repositories import keys
-from app.repositories.sealing import row_bindings, storable, stored_text
+from app.repositories.sealing import row_bindings, stored_form, stored_text
 from app.repositories.table import ConditionFailed, Item, Table
 
 PARTICIPANTS_PER_CONVERSATION = 2
@@ -39,13 +39,17 @@ class ParticipantsNotVisible(Exception):
     """The index does not show both rows yet (GSIs are eventually consistent): retry later."""
 
 
+class NoConversationRows(Exception):
+    """The message's sender has no row in its conversation: retrying can never apply it."""
+
+
 class RowContended(Exception):
     """Concurrent writers kept changing a row; the caller retries later."""
 
 
 def _summary_values(message: Message) -> dict[str, Any]:
     return {
-        ":text": storable(message.text),  # as stored on the message: never decrypted here
+        ":text": stored_form(message.text),  # as stored on the message: never decrypted here
         ":sk": keys.message_sk(message.created_at, message.uuid),
     }
 
@@ -62,7 +66,7 @@ def new_row_item(owner: User, other: User, first_message: Message) -> Item:
         "other_user_uuid": str(other.uuid),
         "other_handle": other.handle,
         "other_display_name": other.display_name,
-        "last_message": storable(first_message.text),
+        "last_message": stored_form(first_message.text),
         "last_message_sk": first_sk,
         "unread_message_keys": unread,
     }
@@ -107,8 +111,8 @@ class ConversationsRepository:
         return _conversation_from(owner_uuid, item) if item else None
 
     async def list_recent(
-        self, owner_uuid: UUID, *, limit: int, after: Mapping[str, str] | None = None
-    ) -> ConversationPage:
+        self, owner_uuid: UUID, *, limit: int, next: Mapping[str, str] | None = None
+    ) -> Page[Conversation, Item]:
         """Pattern B: the owner's conversations, newest activity first, one Query on the LSI."""
         page = await self.table.query(
             index=keys.ACTIVITY_INDEX,
@@ -116,11 +120,10 @@ class ConversationsRepository:
             values={":pk": keys.conversations_pk(owner_uuid)},
             forward=False,
             limit=limit,
-            start_key=after,
+            next=next,
         )
-        return ConversationPage(
-            conversations=[await self._opened(owner_uuid, item) for item in page.items],
-            continue_after=page.last_key,
+        return Page(
+            items=[await self._opened(owner_uuid, item) for item in page.items], next=page.next
         )
 
     async def _opened(self, owner_uuid: UUID, item: Item) -> Conversation:
@@ -154,9 +157,12 @@ class ConversationsRepository:
         if not later:
             return
         owners = await self.participants(message_group_uuid)
-        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
-            raise ParticipantsNotVisible(str(message_group_uuid))
         newest = max(later, key=lambda message: (message.created_at, str(message.uuid)))
+        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
+            # The index lags the table; a strongly consistent read tells late from never.
+            if await self.get(newest.sender_uuid, message_group_uuid) is None:
+                raise NoConversationRows(str(message_group_uuid))
+            raise ParticipantsNotVisible(str(message_group_uuid))
         await asyncio.gather(
             *(
                 self._apply_to_row(

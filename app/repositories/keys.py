@@ -89,6 +89,15 @@ def unread_key_matches(key: str, message_uuid: UUID) -> bool:
     return key.endswith(message_uuid.hex[:12])
 
 
+DEAD_LETTERS_PK = "DEADLETTER"
+"""One partition for every stream record set aside: few, and read all at once by the repair."""
+
+
+def dead_letter_key(event_id: str) -> Key:
+    """A set-aside stream record, by its ``eventID`` (unique per record, stable across retries)."""
+    return {"pk": DEAD_LETTERS_PK, "sk": f"DEADLETTER#{event_id}"}
+
+
 def idempotency_key(user_uuid: UUID, client_key: str) -> Key:
     # Hashed: the client's key is arbitrary text and must not shape our partition keys.
     digest = hashlib.sha256(client_key.encode()).hexdigest()[:40]

@@ -10,12 +10,12 @@ from uuid import UUID
 
 from app.crypto.cipher import NoEncryption, TextCipher
 from app.crypto.envelope import Binding
-from app.domain import IdempotencyRecord, Message, MessagePage, User
+from app.domain import IdempotencyRecord, Message, Page, User
 from app.errors import Conflict
 from app.repositories import keys
 from app.repositories.conversations import new_row_item
 from app.repositories.schema import TTL_ATTRIBUTE
-from app.repositories.sealing import TEXT_ATTRIBUTE, message_binding, storable, stored_text
+from app.repositories.sealing import TEXT_ATTRIBUTE, message_binding, stored_form, stored_text
 from app.repositories.table import ConditionFailed, Item, Table, TransactionCancelled
 
 _NEW = "attribute_not_exists(pk)"
@@ -45,7 +45,7 @@ def message_item(message: Message) -> Item:
         "sender_uuid": str(message.sender_uuid),
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
-        TEXT_ATTRIBUTE: storable(message.text),
+        TEXT_ATTRIBUTE: stored_form(message.text),
         "opens_conversation": message.opens_conversation or None,
     }
 
@@ -161,31 +161,32 @@ class MessagesRepository:
         message_group_uuid: UUID,
         *,
         limit: int,
-        older_than: str | None = None,
-        newer_than: str | None = None,
-    ) -> MessagePage:
-        """Pattern A: ``limit`` messages, oldest first within the page.
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> Page[Message, str]:
+        """Pattern A: ``limit`` messages, oldest first within the page; positions are sort keys.
 
-        By default the newest page; ``older_than`` walks back, ``newer_than`` polls forward.
+        By default the newest page; ``next`` walks back to older messages, ``prev`` polls for
+        newer ones.
         Strongly consistent, so a sender reads their own message right after sending it.
         """
         values: dict[str, Any] = {":pk": keys.message_pk(message_group_uuid)}
         condition = "pk = :pk"
-        if newer_than is not None:
+        if prev is not None:
             condition += " AND sk > :position"
-            values[":position"] = newer_than
-        elif older_than is not None:
+            values[":position"] = prev
+        elif next is not None:
             condition += " AND sk < :position"
-            values[":position"] = older_than
-        forward = newer_than is not None
+            values[":position"] = next
+        forward = prev is not None
         result = await self.table.query(
             key_condition=condition, values=values, forward=forward, limit=limit, consistent=True
         )
         items = result.items if forward else result.items[::-1]
         messages = [await self._opened(message_from_item(item)) for item in items]
-        more_older = not forward and result.last_key is not None
-        return MessagePage(
-            messages=messages,
-            older_than=items[0]["sk"] if more_older else None,
-            newer_than=items[-1]["sk"] if items else newer_than,
+        more_older = not forward and result.next is not None
+        return Page(
+            items=messages,
+            next=items[0]["sk"] if more_older else None,
+            prev=items[-1]["sk"] if items else prev,
         )

@@ -48,7 +48,7 @@ def row_bindings(
     ]
 
 
-def storable(text: Text) -> str | bytes:
+def stored_form(text: Text) -> str | bytes:
     if isinstance(text, SealedText):
         return text.envelope
     if isinstance(text, UnreadableText):

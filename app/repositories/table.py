@@ -17,7 +17,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from app.errors import ServiceError, Unavailable
+from app.domain import Page
+from app.errors import InvalidInput, ServiceError, Unavailable
+from app.text import UNSTORABLE_TEXT, is_storable, storable
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -53,12 +55,6 @@ class TransactionCancelled(Exception):
         return self.reasons[index] is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Item]
-    last_key: Item | None
-
-
 @dataclass(slots=True)
 class CapacityLog:
     """Collects the ConsumedCapacity DynamoDB reports, for the pattern scripts and benchmarks."""
@@ -72,7 +68,14 @@ class CapacityLog:
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB attribute values; None means "no such attribute", so it is left out."""
+    """DynamoDB attribute values; None means "no such attribute", so it is left out.
+
+    Text that UTF-8 cannot encode is refused here, whichever writer produced it (the API's
+    bodies are checked earlier, the CLI's and the Cognito trigger's arguments only here).
+    """
+    for value in item.values():
+        if isinstance(value, str) and not is_storable(value):
+            raise InvalidInput("Text must be valid Unicode.", code=UNSTORABLE_TEXT)
     return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
 
 
@@ -83,8 +86,10 @@ def deserialize(attributes: Mapping[str, Any]) -> Item:
 def _attribute_value(value: Mapping[str, Any]) -> Any:
     # Nearly all our attributes are strings, and TypeDeserializer's generic dispatch costs
     # several times a lookup: 8% of a conversation listing's CPU (bench/, issue 6).
+    # Another writer may have stored text we cannot send back: it is repaired, not refused,
+    # so one such item never fails the page that holds it.
     text = value.get("S")
-    return text if text is not None else _deserializer.deserialize(value)
+    return storable(text) if text is not None else _deserializer.deserialize(value)
 
 
 @asynccontextmanager
@@ -170,6 +175,12 @@ class Table:
             response = await self.client.put_item(**request)
         self._record("PutItem", response)
 
+    async def delete(self, key: Mapping[str, str]) -> None:
+        request = self._request(TableName=self.name, Key=serialize(key))
+        async with dynamodb_errors():
+            response = await self.client.delete_item(**request)
+        self._record("DeleteItem", response)
+
     async def update(
         self,
         key: Mapping[str, str],
@@ -204,11 +215,11 @@ class Table:
         index: str | None = None,
         forward: bool = True,
         limit: int | None = None,
-        start_key: Mapping[str, Any] | None = None,
+        next: Mapping[str, Any] | None = None,
         consistent: bool = False,
         projection: str | None = None,
-    ) -> Page:
-        """One page; the caller decides whether to follow ``last_key``."""
+    ) -> Page[Item, Item]:
+        """One page; the caller decides whether to follow ``next`` (LastEvaluatedKey)."""
         request = self._request(
             TableName=self.name,
             IndexName=index,
@@ -217,36 +228,36 @@ class Table:
             ExpressionAttributeValues=values,
             ScanIndexForward=forward,
             Limit=limit,
-            ExclusiveStartKey=serialize(start_key) if start_key else None,
+            ExclusiveStartKey=serialize(next) if next else None,
             ConsistentRead=consistent or None,
             ProjectionExpression=projection,
         )
         async with dynamodb_errors():
             response = await self.client.query(**request)
         self._record("Query", response)
-        last_key = response.get("LastEvaluatedKey")
+        next_key = response.get("LastEvaluatedKey")
         return Page(
             items=[deserialize(item) for item in response.get("Items", [])],
-            last_key=deserialize(last_key) if last_key else None,
+            next=deserialize(next_key) if next_key else None,
         )
 
     async def scan(
-        self, *, limit: int, start_key: Mapping[str, Any] | None = None, consistent: bool = False
-    ) -> Page:
+        self, *, limit: int, next: Mapping[str, Any] | None = None, consistent: bool = False
+    ) -> Page[Item, Item]:
         """One page of the whole table (operator jobs only: the API never scans)."""
         request = self._request(
             TableName=self.name,
             Limit=limit,
-            ExclusiveStartKey=serialize(start_key) if start_key else None,
+            ExclusiveStartKey=serialize(next) if next else None,
             ConsistentRead=consistent or None,
         )
         async with dynamodb_errors():
             response = await self.client.scan(**request)
         self._record("Scan", response)
-        last_key = response.get("LastEvaluatedKey")
+        next_key = response.get("LastEvaluatedKey")
         return Page(
             items=[deserialize(item) for item in response.get("Items", [])],
-            last_key=deserialize(last_key) if last_key else None,
+            next=deserialize(next_key) if next_key else None,
         )
 
     def put_op(

@@ -84,3 +84,21 @@ class UsersRepository:
     async def get_by_identity(self, cognito_sub: str) -> User | None:
         item = await self.table.get(keys.identity_key(cognito_sub))
         return _user_from(item) if item else None
+
+    async def delete(self, handle: str) -> User | None:
+        """Remove the identity link, the profile and the handle claim; None if no such handle.
+
+        One by one, in that order, so a deletion that stops half-way is finished by running it
+        again (the handle claim, removed last, still leads to the rest). Conversations and
+        messages stay: the other participants keep their history.
+        """
+        claim = await self.table.get(keys.handle_key(handle), consistent=True)
+        if claim is None:
+            return None
+        user = _user_from(claim)
+        profile = await self.table.get(keys.user_key(user.uuid), consistent=True)
+        if profile is not None and profile.get("cognito_sub"):
+            await self.table.delete(keys.identity_key(profile["cognito_sub"]))
+        await self.table.delete(keys.user_key(user.uuid))
+        await self.table.delete(keys.handle_key(handle))
+        return user

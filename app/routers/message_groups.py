@@ -75,7 +75,7 @@ async def list_conversations(
     cursor: Cursor = None,
 ) -> list[ConversationOut]:
     page = await messaging.list_conversations(user, limit=limit, cursor=cursor)
-    set_link_header(request, response, {"next": page.next_cursor})
+    set_link_header(request, response, {"next": page.next})
     return [ConversationOut.of(conversation) for conversation in page.items]
 
 

@@ -82,7 +82,7 @@ async def read_messages(
     cursor: Cursor = None,
 ) -> list[MessageOut]:
     page = await messaging.read_messages(user, message_group_uuid, limit=limit, cursor=cursor)
-    set_link_header(request, response, {"next": page.next_cursor, "prev": page.poll_cursor})
+    set_link_header(request, response, {"next": page.next, "prev": page.prev})
     return [MessageOut.of(message) for message in page.items]
 
 

@@ -6,12 +6,11 @@ import asyncio
 import hashlib
 import json
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Literal
 from uuid import UUID, uuid4
 
-from app.domain import Conversation, Message, User, pair_conversation_uuid
+from app.domain import Conversation, Message, Page, User, pair_conversation_uuid
 from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import (
@@ -23,19 +22,8 @@ from app.repositories.messages import (
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
 
-T = TypeVar("T")
-
 CREATE_ATTEMPTS = 5
 CREATE_BACKOFF_SECONDS = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class Paged(Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
-    """Continues the listing (older messages; less recent conversations)."""
-    poll_cursor: str | None = None
-    """Fetches only what arrives after this page (messages only)."""
 
 
 def conversation_not_found() -> NotFound:
@@ -71,26 +59,25 @@ class MessagingService:
 
     async def list_conversations(
         self, owner: User, *, limit: int, cursor: str | None
-    ) -> Paged[Conversation]:
-        after = None
+    ) -> Page[Conversation, str]:
+        """The page at ``cursor`` (a previous page's ``next``); cursors as positions."""
+        position = None
         if cursor is not None:
-            after = self.cursors.decode(
+            position = self.cursors.decode(
                 cursor, scope="conversations", caller=str(owner.uuid), listing="inbox"
             )
-        page = await self.conversations.list_recent(owner.uuid, limit=limit, after=after)
-        next_cursor = None
-        if page.continue_after is not None:
-            next_cursor = self.cursors.encode(
-                scope="conversations",
-                caller=str(owner.uuid),
-                listing="inbox",
-                position=page.continue_after,
-            )
-        return Paged(page.conversations, next_cursor=next_cursor)
+        page = await self.conversations.list_recent(owner.uuid, limit=limit, next=position)
+        if page.next is None:
+            return Page(page.items)
+        encoded = self.cursors.encode(
+            scope="conversations", caller=str(owner.uuid), listing="inbox", position=page.next
+        )
+        return Page(page.items, next=encoded)
 
     async def read_messages(
         self, reader: User, message_group_uuid: UUID, *, limit: int, cursor: str | None
-    ) -> Paged[Message]:
+    ) -> Page[Message, str]:
+        """The page at ``cursor`` (a previous page's ``next`` or ``prev``)."""
         await self._require_member(reader, message_group_uuid)
         position: dict[str, str] = {}
         if cursor is not None:
@@ -101,25 +88,21 @@ class MessagingService:
         page = await self.messages.page(
             message_group_uuid,
             limit=limit,
-            older_than=position.get("older_than"),
-            newer_than=position.get("newer_than"),
+            next=position.get("next"),
+            prev=position.get("prev"),
         )
 
-        def encode(direction: str, sort_key: str | None) -> str | None:
+        def encode(relation: Literal["next", "prev"], sort_key: str | None) -> str | None:
             if sort_key is None:
                 return None
             return self.cursors.encode(
                 scope="messages",
                 caller=str(reader.uuid),
                 listing=str(message_group_uuid),
-                position={direction: sort_key},
+                position={relation: sort_key},
             )
 
-        return Paged(
-            page.messages,
-            next_cursor=encode("older_than", page.older_than),
-            poll_cursor=encode("newer_than", page.newer_than),
-        )
+        return Page(page.items, next=encode("next", page.next), prev=encode("prev", page.prev))
 
     async def send(
         self,

@@ -5,9 +5,11 @@ stored, and its role has no KMS permission.
 
 Deliveries are at least once and messages of one conversation arrive in no guaranteed order;
 ``ConversationsRepository.apply_messages`` is idempotent and forward-only, so duplicates,
-retries and reordering are harmless. Failures are reported per record (``batchItemFailures``,
-with ``ReportBatchItemFailures`` on the event source mapping), so one poison record never
-blocks the rest of its batch.
+retries and reordering are harmless. A record that can never be applied (its image is not a
+message item, or its conversation has no rows) is set aside in the dead-letter store with its
+full image and counts as handled, so it never blocks its shard. Every other failure is
+transient (throttling, 5xx, timeouts) and is reported per record (``batchItemFailures``, with
+``ReportBatchItemFailures`` on the event source mapping), to be retried until it succeeds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -23,9 +26,10 @@ from app.domain import Message
 from app.errors import ServiceError
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
-from app.repositories.conversations import ConversationsRepository
+from app.repositories.conversations import ConversationsRepository, NoConversationRows
+from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import message_from_item
-from app.repositories.table import deserialize
+from app.repositories.table import Table, deserialize
 from app.settings import Settings
 from app.streams.events import sequence_number, with_binary_decoded
 
@@ -60,14 +64,43 @@ def _error_name(error: BaseException) -> str:
     return type(error).__name__
 
 
+async def _set_aside(
+    records: list[Mapping[str, Any]], reason: str, dead_letters: DeadLettersRepository | None
+) -> bool:
+    """Store the records in the dead-letter store; False when they must count as failed."""
+    if dead_letters is None:
+        return False
+    for record in records:
+        try:
+            await dead_letters.put(record, reason)
+        except ServiceError as error:  # the store is DynamoDB: transient, retry the record
+            log.warning(
+                "dead-letter write failed sequence_number=%s error=%s",
+                sequence_number(record),
+                _error_name(error),
+            )
+            return False
+        log.error(
+            "stream record set aside in the dead-letter store sequence_number=%s reason=%s",
+            sequence_number(record),
+            reason,
+        )
+    return True
+
+
 async def handle_event(
-    event: Mapping[str, Any], conversations: ConversationsRepository
+    event: Mapping[str, Any],
+    conversations: ConversationsRepository,
+    dead_letters: DeadLettersRepository | None = None,
 ) -> BatchResponse:
-    """Apply a batch of stream records; report the sequence numbers of the records that failed."""
+    """Apply a batch of stream records; report the sequence numbers of the records that failed.
+
+    Without ``dead_letters``, records that can never be applied are reported failed too.
+    """
     records = event.get("Records", [])
     failed: set[str] = set()
     messages_by_group: defaultdict[UUID, list[Message]] = defaultdict(list)
-    records_by_group: defaultdict[UUID, list[str]] = defaultdict(list)
+    records_by_group: defaultdict[UUID, list[Mapping[str, Any]]] = defaultdict(list)
     for record in records:
         try:
             message = _inserted_message(record)
@@ -77,11 +110,12 @@ async def handle_event(
                 sequence_number(record),
                 error,
             )
-            failed.add(sequence_number(record))
+            if not await _set_aside([record], f"undecodable: {error}", dead_letters):
+                failed.add(sequence_number(record))
             continue
         if message is not None:
             messages_by_group[message.message_group_uuid].append(message)
-            records_by_group[message.message_group_uuid].append(sequence_number(record))
+            records_by_group[message.message_group_uuid].append(record)
 
     # One update per conversation however many of its messages the batch holds.
     groups = list(messages_by_group)
@@ -90,14 +124,19 @@ async def handle_event(
         return_exceptions=True,
     )
     for group, outcome in zip(groups, outcomes, strict=True):
+        group_records = records_by_group[group]
+        if isinstance(outcome, NoConversationRows) and await _set_aside(
+            group_records, "no conversation rows", dead_letters
+        ):
+            continue
         if isinstance(outcome, BaseException):
             log.warning(
                 "conversation update failed message_group_uuid=%s records=%d error=%s",
                 group,
-                len(records_by_group[group]),
+                len(group_records),
                 _error_name(outcome),
             )
-            failed.update(records_by_group[group])
+            failed.update(sequence_number(record) for record in group_records)
 
     log.info(
         "stream batch records=%d messages=%d conversations=%d failed=%d",
@@ -123,15 +162,27 @@ def _lambda_settings() -> Settings:
     return configured.model_copy(update={"ddb_max_attempts": attempts})
 
 
-runtime: LambdaRuntime[ConversationsRepository] = LambdaRuntime(
-    ConversationsRepository, _lambda_settings
-)
+@dataclass(frozen=True, slots=True)
+class SummaryStores:
+    """What the handler writes: conversation rows, and the records it sets aside."""
+
+    conversations: ConversationsRepository
+    dead_letters: DeadLettersRepository
+
+    @classmethod
+    def over(cls, table: Table) -> SummaryStores:
+        return cls(ConversationsRepository(table), DeadLettersRepository(table))
+
+
+runtime: LambdaRuntime[SummaryStores] = LambdaRuntime(SummaryStores.over, _lambda_settings)
 
 
 def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
     """AWS Lambda entry point (synchronous): one loop and one client per container."""
 
-    async def work(conversations: ConversationsRepository) -> BatchResponse:
-        return await handle_event(with_binary_decoded(event), conversations)
+    async def work(stores: SummaryStores) -> BatchResponse:
+        return await handle_event(
+            with_binary_decoded(event), stores.conversations, stores.dead_letters
+        )
 
     return runtime.run(work)

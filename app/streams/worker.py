@@ -1,9 +1,12 @@
 """Local stand-in for Lambda's event source mapping: follow the table's stream, call the handler.
 
 As Lambda does: batches per shard in order, parents before children, a failed batch retried
-from its lowest failed record with backoff a bounded number of times, then given up on with an
-ERROR log (where Lambda would send it to the on-failure destination). Checkpoints let a restart
-resume where it left off; whatever is replayed, the idempotent handler absorbs.
+from its lowest failed record. What the handler reports failed is transient (it sets aside what
+can never succeed in the dead-letter store itself), so the worker never gives up: it holds the
+checkpoint before the failed record and retries with capped exponential backoff until it
+succeeds, logging every failure with the lag (ERROR once it has failed for a while) and
+publishing it in ``StreamWorker.status``. Checkpoints let a restart resume where it left off;
+whatever is replayed, the idempotent handler absorbs.
 
 Run beside the API with ``python -m app.streams.worker``, or start ``run_worker`` in-process.
 """
@@ -24,13 +27,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.ddb import open_client
-from app.repositories.conversations import ConversationsRepository
 from app.repositories.schema import describe_table
 from app.repositories.table import Table
 from app.settings import Settings, settings_or_exit
 from app.streams.checkpoints import CheckpointFile
 from app.streams.events import lambda_event, sequence_number
-from app.streams.handler import BatchResponse, handle_event
+from app.streams.handler import BatchResponse, SummaryStores, handle_event
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -40,12 +42,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Mapping[str, Any]], Awaitable[BatchResponse]]
+Sleep = Callable[[asyncio.Event, float], Awaitable[bool]]
+"""Waits the given seconds unless the event is set first; True when it was set."""
 
 RECORDS_PER_BATCH = 100
 """Lambda's default batch size for DynamoDB Streams."""
-DEFAULT_MAX_ATTEMPTS = 5
 FIRST_RETRY_DELAY_SECONDS = 0.1
-MAX_RETRY_DELAY_SECONDS = 2.0
+MAX_RETRY_DELAY_SECONDS = 10.0
+LOUD_AFTER_SECONDS = 10.0
+"""Retrying a batch for longer than this logs at ERROR: rows are falling behind."""
 STREAM_WAIT_SECONDS = 1.0
 """Pause while the table or its stream does not exist (yet), or DynamoDB fails."""
 SHARD_REFRESH_SECONDS = 5.0
@@ -69,6 +74,25 @@ async def _stopped_during(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+@dataclass
+class WorkerStatus:
+    """How far behind the worker is: read it from another task, or from the logs."""
+
+    retrying_since: float | None = None
+    """When (the worker's clock) the batch being retried first failed; None when caught up."""
+    attempts: int = 0
+    """Attempts of that batch so far."""
+    pending_records: int = 0
+    """Records of that batch still to apply."""
+    lag_seconds: float = 0.0
+    """Age of the oldest record not yet applied, when the last batch was handed over."""
+
+
+def _record_age_seconds(record: Mapping[str, Any]) -> float:
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    return max(0.0, time.time() - float(created)) if created is not None else 0.0
+
+
 def _error_code(error: Exception) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "unknown"))
@@ -86,15 +110,19 @@ class StreamWorker:
         checkpoint_path: Path,
         handle: BatchHandler,
         *,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        sleep: Sleep = _stopped_during,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``sleep`` and ``clock`` are replaceable so tests can make hours pass at once."""
         self.table_name = settings.table_name
         self.poll_interval_seconds = settings.stream_poll_interval_seconds
         self.ddb = ddb
         self.streams = streams
         self.checkpoints = CheckpointFile(checkpoint_path)
         self.handle = handle
-        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.clock = clock
+        self.status = WorkerStatus()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the stream until ``stop`` is set or the task is cancelled.
@@ -123,7 +151,7 @@ class StreamWorker:
                         self.table_name,
                         _error_code(error),
                     )
-                await _stopped_during(stop, STREAM_WAIT_SECONDS)
+                await self.sleep(stop, STREAM_WAIT_SECONDS)
         finally:
             log.info("stream worker stopped table=%s", self.table_name)
 
@@ -142,12 +170,12 @@ class StreamWorker:
         shards: dict[str, _Shard] = {}
         refresh_at = 0.0
         while not stop.is_set():
-            if time.monotonic() >= refresh_at:
+            if self.clock() >= refresh_at:
                 if await self._stream_arn() != stream_arn:
                     log.info("stream replaced or gone stream=%s", stream_arn)
                     return
                 await self._refresh_shards(stream_arn, shards)
-                refresh_at = time.monotonic() + SHARD_REFRESH_SECONDS
+                refresh_at = self.clock() + SHARD_REFRESH_SECONDS
             handled = 0
             for shard in [shard for shard in shards.values() if _ready(shard, shards)]:
                 handled += await self._poll(stream_arn, shard, stop)
@@ -157,7 +185,7 @@ class StreamWorker:
                     refresh_at = 0.0  # its children are listed by now
             if handled == 0:
                 log.debug("stream idle stream=%s", stream_arn)
-                await _stopped_during(stop, self.poll_interval_seconds)
+                await self.sleep(stop, self.poll_interval_seconds)
 
     async def _refresh_shards(self, stream_arn: str, shards: dict[str, _Shard]) -> None:
         listed: dict[str, str | None] = {}
@@ -229,18 +257,27 @@ class StreamWorker:
         records: Sequence[RecordTypeDef],
         stop: asyncio.Event,
     ) -> bool:
-        """Hand the records to the handler, retrying failures; False when stopped meanwhile."""
+        """Hand the records to the handler until all succeeded; False when stopped meanwhile."""
         pending: list[dict[str, Any]] = lambda_event(records, stream_arn)["Records"]
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
+            self.status.lag_seconds = _record_age_seconds(pending[0])
             first_failed = await self._first_failure(pending)
             if first_failed is None:
                 self.checkpoints.advance(stream_arn, shard_id, sequence_number(pending[-1]))
-                log.info(
-                    "stream batch handled shard=%s records=%d attempt=%d",
-                    shard_id,
-                    len(pending),
-                    attempt,
-                )
+                if self.status.retrying_since is not None:
+                    log.warning(
+                        "stream batch recovered shard=%s records=%d attempts=%d "
+                        "retried_for_seconds=%.1f",
+                        shard_id,
+                        len(pending),
+                        attempt,
+                        self.clock() - self.status.retrying_since,
+                    )
+                else:
+                    log.info("stream batch handled shard=%s records=%d", shard_id, len(pending))
+                self.status = WorkerStatus(lag_seconds=self.status.lag_seconds)
                 return True
             if first_failed > 0:
                 # As Lambda does: checkpoint before the lowest failed record, retry from it.
@@ -248,28 +285,27 @@ class StreamWorker:
                     stream_arn, shard_id, sequence_number(pending[first_failed - 1])
                 )
                 pending = pending[first_failed:]
-            if attempt < self.max_attempts:
-                delay = min(FIRST_RETRY_DELAY_SECONDS * 2 ** (attempt - 1), MAX_RETRY_DELAY_SECONDS)
-                log.warning(
-                    "stream batch failed, retrying shard=%s from=%s records=%d attempt=%d",
-                    shard_id,
-                    sequence_number(pending[0]),
-                    len(pending),
-                    attempt,
-                )
-                if await _stopped_during(stop, delay):
-                    return False
-        # Where Lambda would send the batch to its on-failure destination.
-        log.error(
-            "stream records given up shard=%s first=%s last=%s records=%d attempts=%d",
-            shard_id,
-            sequence_number(pending[0]),
-            sequence_number(pending[-1]),
-            len(pending),
-            self.max_attempts,
-        )
-        self.checkpoints.advance(stream_arn, shard_id, sequence_number(pending[-1]))
-        return True
+            now = self.clock()
+            if self.status.retrying_since is None:
+                self.status.retrying_since = now
+            self.status.attempts, self.status.pending_records = attempt, len(pending)
+            failing_for = now - self.status.retrying_since
+            delay = min(FIRST_RETRY_DELAY_SECONDS * 2 ** (attempt - 1), MAX_RETRY_DELAY_SECONDS)
+            log.log(
+                logging.ERROR if failing_for >= LOUD_AFTER_SECONDS else logging.WARNING,
+                "stream batch failed, holding the checkpoint and retrying shard=%s from=%s "
+                "records=%d attempt=%d retrying_for_seconds=%.1f lag_seconds=%.1f "
+                "next_retry_seconds=%.1f",
+                shard_id,
+                sequence_number(pending[0]),
+                len(pending),
+                attempt,
+                failing_for,
+                self.status.lag_seconds,
+                delay,
+            )
+            if await self.sleep(stop, delay):
+                return False
 
     async def _first_failure(self, records: list[dict[str, Any]]) -> int | None:
         """Index of the earliest record the handler reported failed; None when all succeeded."""
@@ -309,8 +345,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as resources:
         ddb = await open_client(settings, resources)
         streams = await open_client(settings, resources, "dynamodbstreams")
-        conversations = ConversationsRepository(Table(ddb, settings.table_name))
-        handle = functools.partial(handle_event, conversations=conversations)
+        stores = SummaryStores.over(Table(ddb, settings.table_name))
+        handle = functools.partial(
+            handle_event, conversations=stores.conversations, dead_letters=stores.dead_letters
+        )
         worker = StreamWorker(settings, ddb, streams, checkpoint_path(settings), handle)
         await worker.run(stop)
 

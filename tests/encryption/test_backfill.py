@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -51,8 +52,18 @@ async def plaintext_conversation(
     return str(group), texts
 
 
-def cipher_of_app(running_app: RunningApp) -> EnvelopeEncryption:
-    return EnvelopeEncryption(app_data_keys(running_app))
+async def fill(
+    running_app: RunningApp,
+    table: Table,
+    checkpoint: Path,
+    page_size: int,
+    report: Callable[[BackfillCounts], None] = lambda _: None,
+) -> BackfillCounts:
+    """The backfill with the app's data keys, unpaced."""
+    cipher = EnvelopeEncryption(app_data_keys(running_app))
+    return await backfill(
+        table, cipher, checkpoint, page_size=page_size, items_per_second=1e6, report=report
+    )
 
 
 async def test_the_backfill_encrypts_every_text_and_both_participants_still_read_them(
@@ -66,9 +77,7 @@ async def test_the_backfill_encrypts_every_text_and_both_participants_still_read
     group, texts = await plaintext_conversation(table, andrew, bayko, 5)
     assert [m["message"] for m in await page(client, andrew, group)] == texts  # readable before
 
-    counts = await backfill(
-        table, cipher_of_app(running_app), tmp_path / "cp.json", page_size=3, items_per_second=1e6
-    )
+    counts = await fill(running_app, table, tmp_path / "cp.json", 3)
 
     assert (counts.messages, counts.rows) == (5, 2)
     assert not [item for item in await all_items(table) if mentions(item, "old secret")]
@@ -76,9 +85,7 @@ async def test_the_backfill_encrypts_every_text_and_both_participants_still_read
         assert [m["message"] for m in await page(client, reader, group)] == texts
         listed = await client.get("/api/message_groups", headers=reader.headers)
         assert [c["message"] for c in listed.json()] == [texts[-1]]
-    again = await backfill(
-        table, cipher_of_app(running_app), tmp_path / "cp.json", page_size=3, items_per_second=1e6
-    )
+    again = await fill(running_app, table, tmp_path / "cp.json", 3)
     assert (again.messages, again.rows, again.records) == (0, 0, 0)  # idempotent
 
 
@@ -97,18 +104,9 @@ async def test_an_interrupted_backfill_resumes_from_its_saved_position(
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        await backfill(
-            table,
-            cipher_of_app(running_app),
-            checkpoint,
-            page_size=4,
-            items_per_second=1e6,
-            report=stop_at_second_page,
-        )
+        await fill(running_app, table, checkpoint, 4, stop_at_second_page)
     assert checkpoint.exists()
-    rest = await backfill(
-        table, cipher_of_app(running_app), checkpoint, page_size=4, items_per_second=1e6
-    )
+    rest = await fill(running_app, table, checkpoint, 4)
     # Resumed, not restarted (the data key item it made may land on either side of the mark).
     assert items - pages[0] <= rest.scanned <= items - pages[0] + 1
     assert not [item for item in await all_items(table) if mentions(item, "old secret")]
@@ -139,13 +137,7 @@ async def test_sends_during_the_backfill_are_all_kept(
         return sent
 
     counts, sent = await asyncio.gather(
-        backfill(
-            table,
-            cipher_of_app(running_app),
-            tmp_path / "cp.json",
-            page_size=2,
-            items_per_second=1e6,
-        ),
+        fill(running_app, table, tmp_path / "cp.json", 2),
         keep_sending(),
     )
 
@@ -180,13 +172,7 @@ async def test_a_row_moved_on_meanwhile_is_not_overwritten(
     events = table.client.meta.events
     events.register("before-parameter-build.dynamodb.UpdateItem", move_rows_first)
     try:
-        counts = await backfill(
-            table,
-            cipher_of_app(running_app),
-            tmp_path / "cp.json",
-            page_size=100,
-            items_per_second=1e6,
-        )
+        counts = await fill(running_app, table, tmp_path / "cp.json", 100)
     finally:
         events.unregister("before-parameter-build.dynamodb.UpdateItem", move_rows_first)
 

@@ -6,10 +6,18 @@ import httpx
 import pytest
 
 from app.repositories.table import Table
-from tests.conftest import MakeUser, all_items, start_conversation
+from tests.conftest import MakeUser, SignedIn, all_items, start_conversation
 from tests.encryption.conftest import THROTTLED, UNREACHABLE, KmsFaults
 
 CODES = {THROTTLED: "kms_throttled", UNREACHABLE: "kms_unreachable"}
+
+
+async def post_into(
+    client: httpx.AsyncClient, sender: SignedIn, group: str, text: str
+) -> httpx.Response:
+    return await client.post(
+        "/api/messages", json={"message": text, "message_group_uuid": group}, headers=sender.headers
+    )
 
 
 @pytest.mark.parametrize("kind", [THROTTLED, UNREACHABLE])
@@ -25,11 +33,7 @@ async def test_a_send_while_kms_fails_is_refused_and_stores_nothing(
     before = await all_items(table)
     kms_faults.fail(kind)
 
-    refused = await client.post(
-        "/api/messages",
-        json={"message": "not now", "message_group_uuid": group},
-        headers=andrew.headers,
-    )
+    refused = await post_into(client, andrew, group, "not now")
 
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == CODES[kind]
@@ -38,11 +42,7 @@ async def test_a_send_while_kms_fails_is_refused_and_stores_nothing(
     assert sum(kms_faults.attempts.values()) == 3  # the client's standard retries ran first
 
     kms_faults.fail(None)
-    sent = await client.post(
-        "/api/messages",
-        json={"message": "now", "message_group_uuid": group},
-        headers=andrew.headers,
-    )
+    sent = await post_into(client, andrew, group, "now")
     assert sent.status_code == 200, sent.text
 
 
@@ -74,11 +74,7 @@ async def test_reading_while_kms_fails_is_503_not_plaintext_or_500(
 ) -> None:
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, andrew, bayko, "hello")
-    await client.post(
-        "/api/messages",
-        json={"message": "sealed", "message_group_uuid": group},
-        headers=andrew.headers,
-    )
+    assert (await post_into(client, andrew, group, "sealed")).status_code == 200
     kms_faults.fail(kind)
     refused = await client.get(f"/api/messages/{group}", headers=bayko.headers)
 

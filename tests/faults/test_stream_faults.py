@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -20,11 +21,12 @@ from app.repositories.conversations import ConversationsRepository
 from app.repositories.table import Table
 from app.settings import Settings
 from app.streams import worker as worker_module
-from app.streams.handler import handle_event
+from app.streams.handler import SummaryStores, handle_event
 from tests.conftest import MakeUser, RunningApp, start_conversation
 from tests.faults.conftest import FAST_MAX_BACKOFF_SECONDS
 from tests.faults.injector import FaultInjector, FaultKind
 from tests.streams.conftest import (
+    FastClock,
     StreamReader,
     event_of,
     eventually,
@@ -141,4 +143,87 @@ async def test_the_worker_converges_through_throttled_batches(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)
     assert throttled.injected == 2 * settings.ddb_max_attempts
-    assert "stream batch failed, retrying" in caplog.text
+    assert "stream batch failed, holding the checkpoint and retrying" in caplog.text
+
+
+@pytest.mark.parametrize("outage_seconds", [12, 60])
+async def test_the_worker_loses_nothing_through_an_outage(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    settings: Settings,
+    tmp_path: Path,
+    outage_seconds: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 11's reproduction: the worker's DynamoDB calls answer HTTP 500 while the API works.
+
+    Londo sends m2 during the outage and m3 after it; Andrew's row must end at m3 with 3
+    unread, with no repair. The worker's time is made fast: the 60 s outage (beyond the five
+    attempts the worker used to give up after) passes in its backoff sleeps, not slept.
+    """
+    andrew, londo = await make_user(), await make_user()
+    group = await start_conversation(client, londo, andrew, "m1")
+    clock = FastClock()
+    outage_ends: list[float] = []
+
+    def in_outage(_: object) -> bool:
+        return bool(outage_ends) and clock.now < outage_ends[0]
+
+    worker_settings = settings.model_copy(
+        update={"local_state_dir": tmp_path, "stream_poll_interval_seconds": 0.05}
+    )
+    faults = FaultInjector()
+    caplog.set_level(logging.INFO, logger=worker_module.__name__)
+    async with AsyncExitStack() as stack:
+        worker_ddb = await ddb.open_client(worker_settings, stack)
+        streams_client = await ddb.open_client(worker_settings, stack, "dynamodbstreams")
+        faults.attach(worker_ddb, max_backoff=FAST_MAX_BACKOFF_SECONDS)
+        stack.push_async_callback(faults.close)
+        stores = SummaryStores.over(Table(worker_ddb, worker_settings.table_name))
+        worker = worker_module.StreamWorker(
+            worker_settings,
+            worker_ddb,
+            streams_client,
+            worker_module.checkpoint_path(worker_settings),
+            functools.partial(
+                handle_event,
+                conversations=stores.conversations,
+                dead_letters=stores.dead_letters,
+            ),
+            sleep=clock.sleep,
+            clock=clock,
+        )
+        data_plane = ["Query", "GetItem", "UpdateItem", "PutItem"]
+        faults.fail(data_plane, FaultKind.INTERNAL_ERROR, when=in_outage)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+
+            async def following() -> None:
+                assert "stream batch handled" in caplog.text
+
+            await eventually(following)
+            outage_ends.append(clock.now + outage_seconds)
+            await send(client, londo, group, "m2")
+
+            async def outage_over() -> None:
+                assert clock.now >= outage_ends[0]
+
+            await eventually(outage_over, wait_seconds=30)
+            assert faults.injected > 0
+            await send(client, londo, group, "m3")
+
+            async def rows_right() -> None:
+                andrews = (await inbox(client, andrew))[group]
+                assert (andrews["message"], andrews["unread_count"]) == ("m3", 3)
+                londos = (await inbox(client, londo))[group]
+                assert (londos["message"], londos["unread_count"]) == ("m3", 0)
+                assert worker.status.retrying_since is None
+
+            await eventually(rows_right, wait_seconds=30)
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+    assert "holding the checkpoint and retrying" in caplog.text
+    assert "given up" not in caplog.text

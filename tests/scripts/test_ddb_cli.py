@@ -151,6 +151,16 @@ def test_users_create_and_a_taken_handle(cli_env: None, capsys: pytest.CaptureFi
     assert "handle_taken" in err
 
 
+def test_users_create_refuses_text_utf8_cannot_encode(
+    cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An argument with bytes that are not UTF-8 arrives as a lone surrogate (surrogateescape)."""
+    run(capsys, "schema-load")
+    argv = ["users", "create", "--handle", "g_kar", "--display-name", "G\udcffKar"]
+    code, _, err = run(capsys, *argv)
+    assert (code, err) == (1, "ddb: text_unstorable: Text must be valid Unicode.\n")
+
+
 def test_missing_table_is_a_clear_error(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["seed"], ["scan"], ["patterns", "list-conversations", "--handle", "bayko"]):
         code, _, err = run(capsys, *argv)

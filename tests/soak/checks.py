@@ -24,13 +24,13 @@ TOKEN = re.compile(r"^soak (m\d+) ")
 
 async def _all_pages(table: Table, **query: Any) -> list[Item]:
     items: list[Item] = []
-    start_key = None
+    position = None
     while True:
-        page = await table.query(**query, start_key=start_key)
+        page = await table.query(**query, next=position)
         items += page.items
-        if page.last_key is None:
+        if page.next is None:
             return items
-        start_key = page.last_key
+        position = page.next
 
 
 @dataclass

@@ -166,3 +166,22 @@ async def inbox(client: httpx.AsyncClient, owner: SignedIn) -> dict[str, dict[st
     times = [datetime.fromisoformat(conversation["created_at"]) for conversation in listed]
     assert times == sorted(times, reverse=True)
     return {conversation["uuid"]: conversation for conversation in listed}
+
+
+@dataclass
+class FastClock:
+    """The worker's clock and sleep, with time made fast: a sleep moves ``now`` at once.
+
+    Each sleep still yields to the event loop briefly, so other tasks (the test's sends, the
+    embedded server's answers) run while hours of backoff pass in a moment.
+    """
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, stop: asyncio.Event, seconds: float) -> bool:
+        self.now += seconds
+        await asyncio.sleep(0.005)
+        return stop.is_set()

@@ -15,6 +15,7 @@ import pytest_asyncio
 from app.domain import Message
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
+from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table, serialize
 from app.settings import Settings
@@ -185,6 +186,48 @@ async def test_poison_records_fail_alone(
     assert (await inbox(client, andrew))[with_carol]["message"] == "still delivered"
 
 
+async def test_with_a_dead_letter_store_poison_records_are_set_aside_with_their_image(
+    client: httpx.AsyncClient,
+    two_conversations: TwoConversations,
+    stream: StreamReader,
+    table: Table,
+    conversations: ConversationsRepository,
+) -> None:
+    andrew, carol = two_conversations.andrew, two_conversations.carol
+    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
+    broken = {
+        "pk": keys.message_pk(UUID(with_bayko)),
+        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
+        "message": "no sender",
+    }
+    await table.put(broken)
+    orphan = Message(
+        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
+    )
+    await MessagesRepository(table).add(orphan)
+    await send(client, carol, with_carol, "still delivered")
+    records = await stream.new_records()
+    dead_letters = DeadLettersRepository(table)
+
+    response = await handle_event(event_of(records), conversations, dead_letters)
+
+    assert response == {"batchItemFailures": []}
+    [broken_record, orphan_record, _] = message_records(records)
+    stored, _ = await dead_letters.page(limit=10)
+    by_event = {letter.event_id: letter for letter in stored}
+    assert by_event.keys() == {broken_record["eventID"], orphan_record["eventID"]}
+    assert by_event[broken_record["eventID"]].record == broken_record
+    assert by_event[orphan_record["eventID"]].reason == "no conversation rows"
+    assert by_event[orphan_record["eventID"]].record == orphan_record
+    assert (await inbox(client, andrew))[with_carol]["message"] == "still delivered"
+
+    # A redelivery overwrites its own entries: still two.
+    assert await handle_event(event_of(records), conversations, dead_letters) == {
+        "batchItemFailures": []
+    }
+    assert len((await dead_letters.page(limit=10))[0]) == 2
+
+
 async def test_a_failing_conversation_update_reports_exactly_its_records(
     client: httpx.AsyncClient,
     two_conversations: TwoConversations,
@@ -247,11 +290,11 @@ async def test_lambda_entry_point_reuses_one_client_across_invocations(
     try:
         # The handler runs its own event loop, so it gets a thread of its own.
         first = await asyncio.to_thread(lambda_module.handler, event_of(first_batch), None)
-        conversations = lambda_module.runtime._resource
+        stores = lambda_module.runtime._resource
         second = await asyncio.to_thread(lambda_module.handler, event_of(second_batch), None)
-        assert lambda_module.runtime._resource is conversations  # reused, not reopened
-        assert conversations is not None
-        config = conversations.table.client.meta.config
+        assert lambda_module.runtime._resource is stores  # reused, not reopened
+        assert stores is not None
+        config = stores.conversations.table.client.meta.config
         retries = config.retries  # type: ignore[attr-defined]  # set, but not in the stubs
         assert retries == {"mode": "standard", "total_max_attempts": 5}
     finally:

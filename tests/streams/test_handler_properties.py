@@ -97,7 +97,7 @@ async def test_rows_converge_under_any_delivery(
     assert sorted(await conversations.participants(group)) == sorted(u.uuid for u in participants)
     for owner in participants:
         page = await conversations.list_recent(owner.uuid, limit=10)
-        [row] = page.conversations
+        [row] = page.items
         assert (row.message_group_uuid, row.last_message_uuid) == (group, newest.uuid)
         assert row.last_message == newest.text
         marker = read_up_to if owner == reader else None

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -17,14 +17,23 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
+from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.schema import create_table, drop_table
-from app.repositories.table import Table
+from app.repositories.table import Table, deserialize
 from app.settings import Settings
 from app.streams.handler import BatchResponse, handle_event
 from app.streams.worker import StreamWorker, run_worker
 from tests.conftest import MakeUser, start_conversation
-from tests.streams.conftest import StreamReader, eventually, inbox, send, sequence_numbers
+from tests.streams.conftest import (
+    FastClock,
+    StreamReader,
+    eventually,
+    inbox,
+    send,
+    sequence_numbers,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
@@ -157,7 +166,7 @@ async def test_a_restarted_worker_resumes_after_its_checkpoint(
     assert int(position) >= max(map(int, first_run))  # never moves back
 
 
-async def test_failed_records_are_retried_from_the_lowest_then_given_up(
+async def test_failed_records_are_retried_from_the_lowest_until_they_succeed(
     table: Table,
     stream: StreamReader,
     streams_client: DynamoDBStreamsClient,
@@ -166,42 +175,80 @@ async def test_failed_records_are_retried_from_the_lowest_then_given_up(
 ) -> None:
     for index in range(4):
         await table.put({"pk": f"MSG#{uuid4()}", "sk": f"item {index}"})
-    first, flaky, poison, fourth = sequence_numbers(await stream.new_records())
+    first, flaky, stubborn, fourth = sequence_numbers(await stream.new_records())
     batches: list[list[str]] = []
+    stubborn_failures = 8  # far beyond the five attempts the worker used to give up after
 
     async def handle(event: Mapping[str, Any]) -> BatchResponse:
         numbers = sequence_numbers(event["Records"])
         batches.append(numbers)
-        failing = {poison} | ({flaky} if len(batches) == 1 else set())
+        failing = {flaky} if len(batches) == 1 else set()
+        if len(batches) <= stubborn_failures:
+            failing.add(stubborn)
         return {"batchItemFailures": [{"itemIdentifier": n} for n in numbers if n in failing]}
 
     checkpoint_path = worker_settings.local_state_dir / "checkpoints.json"
+    clock = FastClock()
     worker = StreamWorker(
-        worker_settings, table.client, streams_client, checkpoint_path, handle, max_attempts=3
+        worker_settings,
+        table.client,
+        streams_client,
+        checkpoint_path,
+        handle,
+        sleep=clock.sleep,
+        clock=clock,
     )
     caplog.set_level(logging.INFO, logger="app.streams")
     async with running(worker.run):
 
-        async def retried_then_given_up() -> None:
-            assert batches == [
-                [first, flaky, poison, fourth],
-                [flaky, poison, fourth],
-                [poison, fourth],
-            ]
+        async def retried_until_applied() -> None:
+            assert batches[:2] == [[first, flaky, stubborn, fourth], [flaky, stubborn, fourth]]
+            assert batches[2:] == [[stubborn, fourth]] * (stubborn_failures - 1)
+            assert worker.status.retrying_since is None  # caught up
 
-        await eventually(retried_then_given_up)
+        await eventually(retried_until_applied)
         await table.put({"pk": f"MSG#{uuid4()}", "sk": "after"})
         [after] = sequence_numbers(await stream.new_records())
 
         async def moved_on() -> None:
-            assert batches[3:] == [[after]]
+            assert batches[stubborn_failures + 1 :] == [[after]]
 
         await eventually(moved_on)
 
-    [given_up] = [record for record in caplog.records if record.levelno == logging.ERROR]
-    assert poison in given_up.getMessage()
+    messages = [record.getMessage() for record in caplog.records]
+    retries = [message for message in messages if "retrying" in message]
+    assert len(retries) == stubborn_failures
+    assert all("lag_seconds=" in message for message in retries)
+    assert any(record.levelno == logging.ERROR for record in caplog.records)  # loud when long
+    assert "stream batch recovered" in caplog.text
     [positions] = json.loads(checkpoint_path.read_text()).values()
     assert list(positions.values()) == [after]
+
+
+async def test_a_poison_record_is_set_aside_with_its_image_and_does_not_block_the_shard(
+    client: httpx.AsyncClient, make_user: MakeUser, worker_settings: Settings, table: Table
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko)
+    poison = {
+        "pk": keys.message_pk(UUID(group)),
+        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
+        "message": "no sender: can never be applied",
+    }
+    async with running(functools.partial(run_worker, worker_settings)):
+        await table.put(poison)
+        await send(client, bayko, group, "after the poison")
+
+        async def delivered_past_it() -> None:
+            row = (await inbox(client, andrew))[group]
+            assert (row["message"], row["unread_count"]) == ("after the poison", 1)
+
+        await eventually(delivered_past_it)
+
+    [dead_letter], _ = await DeadLettersRepository(table).page(limit=10)
+    assert dead_letter.reason.startswith("undecodable")
+    image = dead_letter.record["dynamodb"]["NewImage"]
+    assert deserialize(image) == poison
 
 
 async def test_the_worker_waits_for_a_table_created_later(
