@@ -14,8 +14,9 @@ import httpx
 
 from app.auth import AccessTokenVerifier, KeySource, LocalIssuer, RemoteKeySource
 from app.auth.local_issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
-from app.crypto.cipher import EnvelopeEncryption, NoEncryption, TextCipher
+from app.crypto.cipher import NoEncryption, TextCipher
 from app.crypto.data_keys import DataKeyPolicy, DataKeys
+from app.crypto.kms_cipher import EnvelopeEncryption
 from app.ddb import open_client
 from app.domain import User
 from app.errors import Unavailable

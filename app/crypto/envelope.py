@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
-from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.crypto.binding import Binding
 
 VERSION = 1
 NONCE_BYTES = 12
@@ -30,36 +30,6 @@ class EnvelopeError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class Binding:
-    """Where a value belongs; all of it is associated data of the value's encryption.
-
-    ``pk``/``sk`` are the key of the message item the value was written for: a conversation
-    row's copy of a message's text stays bound to that message, not to the row.
-    """
-
-    table: str
-    pk: str
-    sk: str
-    message_group_uuid: UUID
-    sender_uuid: UUID
-    attribute: str
-
-    def associated_data(self, header: bytes) -> bytes:
-        fields = (
-            self.table,
-            self.pk,
-            self.sk,
-            str(self.message_group_uuid),
-            str(self.sender_uuid),
-            self.attribute,
-        )
-        # Length-prefixed, so no two different bindings encode to the same bytes.
-        return header + b"".join(
-            len(encoded).to_bytes(2, "big") + encoded for encoded in (f.encode() for f in fields)
-        )
 
 
 def epoch_of(envelope: bytes) -> int:

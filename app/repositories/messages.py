@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
+from app.crypto.binding import Binding
 from app.crypto.cipher import NoEncryption, TextCipher
-from app.crypto.envelope import Binding
 from app.domain import IdempotencyRecord, Message, Page, User
 from app.errors import Conflict
 from app.repositories import keys

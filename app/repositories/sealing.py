@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from app.crypto.envelope import Binding
+from app.crypto.binding import Binding
 from app.domain import SealedText, Text, UnreadableText
 from app.repositories import keys
 

@@ -11,7 +11,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from app.crypto.cipher import EnvelopeEncryption
+from app.crypto.kms_cipher import EnvelopeEncryption
 from app.domain import pair_conversation_uuid
 from app.repositories.backfill import BackfillCounts
 from app.repositories.conversations import new_row_item

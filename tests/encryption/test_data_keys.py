@@ -13,8 +13,9 @@ import pytest
 import pytest_asyncio
 from botocore.exceptions import ClientError
 
+from app.crypto.binding import Binding
 from app.crypto.data_keys import DataKeyPolicy, DataKeys, encryption_context
-from app.crypto.envelope import Binding, EnvelopeError, open_envelope, seal
+from app.crypto.envelope import EnvelopeError, open_envelope, seal
 from app.ddb import open_client
 from app.repositories.data_keys import DataKeysRepository
 from app.repositories.table import Table
