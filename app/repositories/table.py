@@ -121,6 +121,14 @@ async def dynamodb_errors() -> AsyncIterator[None]:
         raise Unavailable("DynamoDB is unreachable.", code="dynamodb_unreachable") from error
 
 
+def _page(response: Mapping[str, Any]) -> Page[Item, Item]:
+    next_key = response.get("LastEvaluatedKey")
+    return Page(
+        items=[deserialize(item) for item in response.get("Items", [])],
+        next=deserialize(next_key) if next_key else None,
+    )
+
+
 class Table:
     """The table's primitives with Python values in and out."""
 
@@ -235,11 +243,7 @@ class Table:
         async with dynamodb_errors():
             response = await self.client.query(**request)
         self._record("Query", response)
-        next_key = response.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(item) for item in response.get("Items", [])],
-            next=deserialize(next_key) if next_key else None,
-        )
+        return _page(response)
 
     async def scan(
         self, *, limit: int, next: Mapping[str, Any] | None = None, consistent: bool = False
@@ -254,11 +258,7 @@ class Table:
         async with dynamodb_errors():
             response = await self.client.scan(**request)
         self._record("Scan", response)
-        next_key = response.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(item) for item in response.get("Items", [])],
-            next=deserialize(next_key) if next_key else None,
-        )
+        return _page(response)
 
     def put_op(
         self,
