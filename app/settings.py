@@ -6,7 +6,7 @@ import ipaddress
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     data_key_cache_seconds: float = Field(default=300.0, gt=0, le=86400)
     data_key_cache_uses: int = Field(default=100_000, ge=1)
     data_key_cache_size: int = Field(default=10_000, ge=1)
+    # The browser client (app/web): Cognito Hosted UI sign-in, and local mode's sign-in list
+    cognito_hosted_ui_domain: str | None = Field(
+        default=None,
+        description="The Hosted UI's https origin, e.g. https://cruddur.auth.us-east-1.amazoncognito.com.",
+    )
+    cognito_web_client_id: str | None = Field(
+        default=None, description="The app client the web client signs in with (public, no secret)."
+    )
+    cognito_web_redirect_uri: str | None = Field(
+        default=None,
+        description="Where the Hosted UI returns, e.g. https://example.com/auth/callback.",
+    )
+    local_sign_in_handles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Handles the local sign-in page offers (comma-separated)."
+    )
 
     # Behaviour
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
@@ -123,13 +138,54 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
         description="Origins the browser may call from (comma-separated).",
     )
+    http_max_head_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        le=1048576,
+        description="A request line and headers larger than this get 431 and a closed connection.",
+    )
+    http_head_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A request's line and headers must arrive within this time of its first "
+        "byte, or the connection is closed.",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=4000,
+        description="An idle connection (new, or between requests) is closed after this long. "
+        "Behind a load balancer, set it above the balancer's idle timeout.",
+    )
+    http_max_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Open connections (or requests in flight) beyond which requests get 503.",
+    )
+    hsts_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=63072000,
+        description="Send Strict-Transport-Security with this max-age (0: not sent). Only for "
+        "deployments whose clients reach the service over HTTPS (TLS ended in front).",
+    )
+    docs_enabled: bool = Field(
+        default=True,
+        description="Serve the OpenAPI explorer (/docs, its assets) and /openapi.json.",
+    )
     error_format: ErrorFormat = Field(
         default="problem",
         description="Error bodies: RFC 9457 problem details, or (spa) the JSON array of codes "
         "the Cruddur SPA renders; a request accepting application/problem+json always gets "
         "problem details.",
     )
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="auto: readable text on a terminal in local mode, JSON lines otherwise "
+        "(always with cognito auth, i.e. in production).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     opentelemetry: bool = Field(
         default=False,
@@ -160,7 +216,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_comma_separated(cls, data: object) -> object:
         if isinstance(data, dict):
-            for name in ("cognito_app_client_ids", "cors_allowed_origins"):
+            for name in ("cognito_app_client_ids", "cors_allowed_origins", "local_sign_in_handles"):
                 value = data.get(name)
                 if isinstance(value, str):
                     data = {**data, name: [i.strip() for i in value.split(",") if i.strip()]}
@@ -182,6 +238,7 @@ class Settings(BaseSettings):
         _refuse_unsafe_url("ddb_endpoint_url", self.ddb_endpoint_url, development=self.is_local)
         _refuse_unsafe_url("cognito_jwks_url", self.cognito_jwks_url)
         _refuse_unsafe_url("kms_endpoint_url", self.kms_endpoint_url, development=self.is_local)
+        self._refuse_incomplete_hosted_ui()
         if self.auth_mode == "cognito":
             missing = [
                 name
@@ -195,6 +252,30 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"auth_mode=cognito requires {', '.join(missing)}")
         return self
+
+    def _refuse_incomplete_hosted_ui(self) -> None:
+        hosted_ui = {
+            "CRUDDUR_COGNITO_HOSTED_UI_DOMAIN": self.cognito_hosted_ui_domain,
+            "CRUDDUR_COGNITO_WEB_CLIENT_ID": self.cognito_web_client_id,
+            "CRUDDUR_COGNITO_WEB_REDIRECT_URI": self.cognito_web_redirect_uri,
+        }
+        given = [name for name, value in hosted_ui.items() if value]
+        if not given:
+            return
+        if len(given) < len(hosted_ui):
+            missing = ", ".join(name for name in hosted_ui if name not in given)
+            raise ValueError(f"the web client's Hosted UI sign-in also needs {missing}")
+        if urlsplit(self.cognito_hosted_ui_domain or "").scheme != "https":
+            raise ValueError("CRUDDUR_COGNITO_HOSTED_UI_DOMAIN must be an https:// origin")
+        _refuse_unsafe_url("cognito_web_redirect_uri", self.cognito_web_redirect_uri)
+        if self.cognito_web_client_id not in self.cognito_app_client_ids:
+            raise ValueError(
+                "CRUDDUR_COGNITO_WEB_CLIENT_ID must be one of CRUDDUR_COGNITO_APP_CLIENT_IDS"
+            )
+
+    @property
+    def hosted_ui_enabled(self) -> bool:
+        return self.auth_mode == "cognito" and self.cognito_hosted_ui_domain is not None
 
     @cached_property
     def cognito_issuer(self) -> str:
@@ -215,10 +296,11 @@ class Settings(BaseSettings):
         return self.auth_mode == "local"
 
 
-def settings_or_exit(program: str) -> Settings:
-    """The settings for a command-line entry point; a clear message and exit 2 if invalid."""
+def settings_or_exit(program: str, **overrides: Any) -> Settings:
+    """The settings for a command-line entry point (``overrides`` from its flags); a clear
+    message and exit 2 if invalid."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as error:
         problems = "\n".join(
             f"  CRUDDUR_{'_'.join(map(str, problem['loc'])).upper() or 'SETTINGS'}: "

@@ -18,19 +18,17 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import ValidationError
-
 from app.crypto.cipher import TextCipher
 from app.ddb import open_client
 from app.domain import Text, User, pair_conversation_uuid
 from app.errors import ServiceError
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
-from app.repositories.schema import create_table, describe_table, drop_table
+from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN, shown
-from app.settings import Settings
+from app.settings import Settings, settings_or_exit
 from app.state import cipher_of, open_data_keys
 from scripts.backfill import backfill, checkpoint_path
 from scripts.seed import seed
@@ -98,9 +96,8 @@ class _Unreadable:
 
 
 async def _require_table(table: Table) -> None:
-    async with dynamodb_errors():
-        if await describe_table(table.client, table.name) is None:
-            raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
+    if await table.describe() is None:
+        raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
 
 
 def _print_capacity(capacity: CapacityLog) -> None:
@@ -358,11 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if value
     }
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as error:
-        print(f"ddb: invalid configuration: {error}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit("ddb", **overrides)
     # A command group's action (``users create``, ``patterns ...``) names the function.
     action = getattr(args, "users_command", None) or getattr(args, "pattern", None)
     command = COMMANDS[action or args.command]

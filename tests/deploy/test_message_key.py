@@ -104,7 +104,7 @@ def test_the_api_environment_turns_encryption_on_with_the_stacks_key() -> None:
     settings = Settings(
         **{name.removeprefix("CRUDDUR_").lower(): value for name, value in variables.items()},
         cursor_secret="s" * 32,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     assert settings.encryption == "kms"
     assert settings.kms_key_id == "alias/cruddur-messages-prod"

@@ -177,7 +177,7 @@ def test_the_api_environment_output_is_a_valid_production_configuration() -> Non
     variables = dict(assignment.split("=", 1) for assignment in output.split())
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         cursor_secret="s" * 32,  # from a secret store, never a stack output
         **{name.removeprefix("CRUDDUR_").lower(): value for name, value in variables.items()},
     )
@@ -185,6 +185,17 @@ def test_the_api_environment_output_is_a_valid_production_configuration() -> Non
     assert settings.cognito_app_client_ids == ["client-one", "client-two"]
     assert (
         settings.cognito_issuer == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1"
+    )
+    assert settings.cors_allowed_origins == []  # no browser origin unless one is named
+
+
+def test_the_api_environment_output_carries_the_cors_origins() -> None:
+    output = render(CorsAllowedOrigins="https://cruddur.example,https://www.cruddur.example")
+    variables = dict(
+        assignment.split("=", 1) for assignment in output.outputs["ApiEnvironment"].split()
+    )
+    assert variables["CRUDDUR_CORS_ALLOWED_ORIGINS"] == (
+        "https://cruddur.example,https://www.cruddur.example"
     )
 
 

@@ -76,10 +76,10 @@ def app_data_keys(running_app: RunningApp) -> DataKeys:
 async def kms_faults(running_app: RunningApp) -> AsyncIterator[KmsFaults]:
     data_keys = app_data_keys(running_app)
     faults = KmsFaults(data_keys)
-    events = data_keys.kms.meta.events
+    events: Any = data_keys.kms.meta.events  # botocore's stubs know only sync hooks
     retry = next(
         handler.__self__
-        for handler in events._emitter._handlers.prefix_search("needs-retry.kms.Decrypt")  # type: ignore[attr-defined]
+        for handler in events._emitter._handlers.prefix_search("needs-retry.kms.Decrypt")
         if hasattr(getattr(handler, "__self__", None), "_retry_quota")
     )
     backoff = retry._retry_policy._retry_backoff

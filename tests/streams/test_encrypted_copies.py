@@ -13,6 +13,7 @@ from app.repositories.table import Table
 from app.streams.events import with_binary_decoded
 from app.streams.handler import handle_event
 from tests.conftest import MakeUser, all_items, start_conversation
+from tests.encryption.test_stored_text import envelope
 from tests.streams.conftest import StreamReader, event_of, inbox, message_records, send
 
 pytestmark = pytest.mark.streams
@@ -45,6 +46,6 @@ async def test_rows_get_the_messages_ciphertext_and_the_list_opens_it(
         i for i in items if i["pk"] == f"MSG#{group}" and i["sender_uuid"] == str(bayko.user.uuid)
     ]
     rows = [i for i in items if i.get("message_group_uuid") == group]
-    assert {bytes(row["last_message"].value) for row in rows} == {bytes(reply["message"].value)}
+    assert {envelope(row["last_message"]) for row in rows} == {envelope(reply["message"])}
     for owner in (andrew, bayko):
         assert (await inbox(client, owner))[group]["message"] == "a secret reply"
