@@ -47,6 +47,28 @@ class User:
     created_at: datetime | None = None
 
 
+PREVIEW_CHARS = 160
+PREVIEW_MAX_BYTES = 480
+"""A preview is the first 160 characters, and never more than 480 bytes of UTF-8 (so that a
+conversation row stays under DynamoDB's 1 KB write unit whatever the script)."""
+ELLIPSIS = "\u2026"
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: text another writer stored may hold lone surrogates (repaired on reads).
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def preview_of(text: str) -> str:
+    """The bounded preview a conversation list shows: the text, or its start and an ellipsis."""
+    if len(text) <= PREVIEW_CHARS and _utf8_size(text) <= PREVIEW_MAX_BYTES:
+        return text
+    start = text[:PREVIEW_CHARS]
+    while _utf8_size(start) > PREVIEW_MAX_BYTES:
+        start = start[:-1]
+    return start + ELLIPSIS
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     uuid: UUID
@@ -58,6 +80,16 @@ class Message:
     created_at: datetime
     opens_conversation: bool = False
     """Written with the conversation's rows, which already show it."""
+    preview: Text = ""
+    """What conversation rows show: ``preview_of(text)`` unless given (as stored on the
+    message item, sealed like the text, which the stream handler copies verbatim)."""
+
+    def __post_init__(self) -> None:
+        if not self.preview:
+            # Sealed text without a stored preview (stored before previews existed): rows show
+            # the text itself, which the list can still open.
+            preview = preview_of(self.text) if isinstance(self.text, str) else self.text
+            object.__setattr__(self, "preview", preview)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +102,7 @@ class Conversation:
     other_handle: str
     other_display_name: str
     last_message: Text
+    """The last message's bounded preview (``Message.preview``)."""
     last_message_at: datetime
     last_message_uuid: UUID
     unread_count: int = 0

@@ -14,7 +14,15 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.domain import Conversation, Message, SealedText, Text, User
+from app.domain import (
+    PREVIEW_CHARS,
+    PREVIEW_MAX_BYTES,
+    Conversation,
+    Message,
+    SealedText,
+    Text,
+    User,
+)
 from app.errors import invalid_field
 from app.text import UNSTORABLE_TEXT, is_storable
 
@@ -236,12 +244,20 @@ class ConversationOut(BaseModel):
     uuid: UUID = Field(description="The message group (conversation) uuid.")
     display_name: str
     handle: str
-    message: str | None = Field(description=f"The last message's text; {_TEXT_DESCRIPTION}")
+    message: str | None = Field(
+        description=f"A bounded preview of the last message: its text, or its first "
+        f"{PREVIEW_CHARS} characters (at most {PREVIEW_MAX_BYTES} bytes of UTF-8) followed by an "
+        "ellipsis (U+2026) when longer. The full text is in the conversation "
+        f"(GET /api/messages/{{message_group_uuid}}); {_TEXT_DESCRIPTION}"
+    )
     message_error: str | None = Field(
         default=None, description=_ERROR_DESCRIPTION, exclude_if=lambda error: error is None
     )
     created_at: datetime = Field(description="When the last message was sent.")
-    unread_count: int = Field(ge=0)
+    unread_count: int = Field(
+        ge=0,
+        description="The other participant's messages after my read marker; 100 means 100 or more.",
+    )
     other_user_uuid: UUID
 
     @classmethod
@@ -324,3 +340,8 @@ class KmsCallsOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class EventTicketOut(BaseModel):
+    ticket: str = Field(description="For `GET /api/events?ticket=`: single use, bound to you.")
+    expires_in: int = Field(description="Seconds the ticket stays usable.")

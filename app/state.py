@@ -20,6 +20,8 @@ from app.crypto.kms_cipher import EnvelopeEncryption
 from app.ddb import open_client
 from app.domain import User
 from app.errors import Unavailable
+from app.events.bus import EventBus, Hub, build_bus, redis_client
+from app.events.tickets import TicketBook
 from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
 from app.repositories.conversations import ConversationsRepository
@@ -73,6 +75,20 @@ class Lifecycle:
     """Shared between the server and the app: set when a shutdown signal arrives."""
 
     draining: bool = False
+    _on_exit: list[Callable[[], None]] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def on_exit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on this loop when the server stops serving (see ``exiting``)."""
+        self._loop = asyncio.get_running_loop()
+        self._on_exit.append(callback)
+
+    def exiting(self) -> None:
+        """Called by the server, possibly from a signal handler, as it stops accepting."""
+        callbacks, self._on_exit = self._on_exit, []
+        if self._loop is not None:
+            for callback in callbacks:
+                self._loop.call_soon_threadsafe(callback)
 
 
 @dataclass
@@ -88,6 +104,8 @@ class AppState:
     lifecycle: Lifecycle
     messaging: MessagingService
     """Built once: the service and its repositories only hold the shared table and cursors."""
+    bus: EventBus
+    tickets: TicketBook
     identities: IdentityCache
     data_keys: DataKeys | None
     """With encryption=kms: the data-key cache and its KMS call counters."""
@@ -100,7 +118,15 @@ class AppState:
 
 
 @asynccontextmanager
-async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[AppState]:
+async def open_state(
+    settings: Settings,
+    lifecycle: Lifecycle,
+    bus: EventBus | None = None,
+    on_message_stored: Callable[[], None] | None = None,
+) -> AsyncIterator[AppState]:
+    """``bus``: one shared with an in-process stream worker (``make run``); by default the
+    settings choose (Redis when configured, else in-process). ``on_message_stored`` wakes
+    that worker."""
     async with AsyncExitStack() as stack:
         ddb = await open_client(settings, stack)
         local_issuer = None
@@ -137,6 +163,18 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
         data_keys = await open_data_keys(settings, stack, table)
         cipher = cipher_of(data_keys)
         cursors = CursorCodec(cursor_secret)
+        if bus is None:
+            bus = build_bus(
+                settings.events_redis_url,
+                Hub(settings.events_queue_size, settings.events_max_streams_per_user),
+            )
+            await bus.start()
+            stack.push_async_callback(bus.aclose)
+        lifecycle.on_exit(bus.hub.shutdown)
+        shared = None
+        if settings.events_redis_url:
+            shared = redis_client(settings.events_redis_url)
+            stack.push_async_callback(shared.aclose)
         yield AppState(
             settings=settings,
             ddb=ddb,
@@ -154,8 +192,13 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
                 MessagesRepository(table, cipher),
                 cursors,
                 settings.idempotency_ttl_seconds,
+                publisher=bus,
+                on_stored=on_message_stored,
+                sender_read_your_writes=settings.sender_read_your_writes,
             ),
             data_keys=data_keys,
+            bus=bus,
+            tickets=TicketBook(cursor_secret, settings.events_ticket_ttl_seconds, shared),
         )
 
 

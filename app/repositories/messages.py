@@ -5,17 +5,23 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.crypto.binding import Binding
 from app.crypto.cipher import NoEncryption, TextCipher
 from app.domain import IdempotencyRecord, Message, Page, User
 from app.errors import Conflict
 from app.repositories import keys
 from app.repositories.conversations import new_row_item
 from app.repositories.schema import TTL_ATTRIBUTE
-from app.repositories.sealing import TEXT_ATTRIBUTE, message_binding, stored_form, stored_text
+from app.repositories.sealing import (
+    PREVIEW_ATTRIBUTE,
+    TEXT_ATTRIBUTE,
+    binding_of,
+    stored_form,
+    stored_text,
+)
 from app.repositories.table import ConditionFailed, Item, Table, TransactionCancelled
 
 _NEW = "attribute_not_exists(pk)"
@@ -46,6 +52,7 @@ def message_item(message: Message) -> Item:
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
         TEXT_ATTRIBUTE: stored_form(message.text),
+        PREVIEW_ATTRIBUTE: stored_form(message.preview),
         "opens_conversation": message.opens_conversation or None,
     }
 
@@ -61,6 +68,8 @@ def message_from_item(item: Item) -> Message:
         text=stored_text(item[TEXT_ATTRIBUTE]),
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
+        # Verbatim: items stored before previews existed fall back to their text's preview.
+        preview=stored_text(item[PREVIEW_ATTRIBUTE]) if PREVIEW_ATTRIBUTE in item else "",
     )
 
 
@@ -83,21 +92,18 @@ class MessagesRepository:
         self.table = table
         self.cipher = cipher or NoEncryption()
 
-    def _binding_of(self, message: Message) -> list[Binding]:
-        sk = keys.message_sk(message.created_at, message.uuid)
-        return [
-            message_binding(self.table.name, message.message_group_uuid, sk, message.sender_uuid)
-        ]
-
     async def _sealed(self, message: Message) -> Message:
+        """Text and preview sealed, each bound to its attribute (rows copy the preview)."""
         assert isinstance(message.text, str)
-        [binding] = self._binding_of(message)
-        return replace(message, text=await self.cipher.seal(binding, message.text))
+        assert isinstance(message.preview, str)
+        text = await self.cipher.seal(binding_of(self.table.name, message), message.text)
+        preview_binding = binding_of(self.table.name, message, PREVIEW_ATTRIBUTE)
+        preview = await self.cipher.seal(preview_binding, message.preview)
+        return replace(message, text=text, preview=preview)
 
     async def _opened(self, message: Message) -> Message:
-        return replace(
-            message, text=await self.cipher.open(self._binding_of(message), message.text)
-        )
+        bindings = [binding_of(self.table.name, message)]
+        return replace(message, text=await self.cipher.open(bindings, message.text))
 
     async def add(
         self,
@@ -190,3 +196,10 @@ class MessagesRepository:
             next=items[0]["sk"] if more_older else None,
             prev=items[-1]["sk"] if items else prev,
         )
+
+    async def sent_since(
+        self, message_group_uuid: UUID, moment: datetime, *, limit: int
+    ) -> list[Message]:
+        """Up to ``limit`` messages sent at or after ``moment``, oldest first."""
+        page = await self.page(message_group_uuid, limit=limit, prev=keys.message_sk_floor(moment))
+        return page.items

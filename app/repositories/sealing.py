@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from app.crypto.binding import Binding
-from app.domain import SealedText, Text, UnreadableText
+from app.domain import Conversation, Message, SealedText, Text, UnreadableText
 from app.repositories import keys
 
 TEXT_ATTRIBUTE = "message"
@@ -46,6 +46,24 @@ def row_bindings(
         for attribute in (PREVIEW_ATTRIBUTE, TEXT_ATTRIBUTE)
         for sender in participants
     ]
+
+
+def binding_of(table_name: str, message: Message, attribute: str = TEXT_ATTRIBUTE) -> Binding:
+    """Where a message's text (or preview) belongs."""
+    sk = keys.message_sk(message.created_at, message.uuid)
+    return message_binding(
+        table_name, message.message_group_uuid, sk, message.sender_uuid, attribute
+    )
+
+
+def last_message_bindings(table_name: str, conversation: Conversation) -> list[Binding]:
+    """Where a row's copied last message may belong (``row_bindings`` of the row)."""
+    return row_bindings(
+        table_name,
+        conversation.message_group_uuid,
+        keys.message_sk(conversation.last_message_at, conversation.last_message_uuid),
+        (conversation.other_uuid, conversation.owner_uuid),
+    )
 
 
 def stored_form(text: Text) -> str | bytes:

@@ -279,11 +279,17 @@ class Table:
         return _page(response)
 
     async def scan(
-        self, *, limit: int, next: Mapping[str, Any] | None = None, consistent: bool = False
+        self,
+        *,
+        index: str | None = None,
+        limit: int | None = None,
+        next: Mapping[str, Any] | None = None,
+        consistent: bool = False,
     ) -> Page[Item, Item]:
-        """One page of the whole table (operator jobs only: the API never scans)."""
+        """One page of the whole table or index (operator tools only: the API never scans)."""
         request = self._request(
             TableName=self.name,
+            IndexName=index,
             Limit=limit,
             ExclusiveStartKey=serialize(next) if next else None,
             ConsistentRead=consistent or None,
