@@ -3,13 +3,13 @@
 Every write is conditional on the plaintext it replaces, so a concurrent change (a row moved
 to a newer message by the stream handler, another backfill) is never overwritten: that item
 is left as the other writer made it. Message text never changes after a send, so a message
-is sealed once; a row or idempotency record then gets its message's envelope, as the stream
-handler would have copied it. Running it again finds nothing left to do.
+is sealed once (text and preview); a row or idempotency record then gets its message's
+envelopes, as the stream handler would have copied them. Running it again finds nothing left to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -18,12 +18,15 @@ from app.crypto.cipher import TextCipher
 from app.domain import SealedText
 from app.repositories import keys
 from app.repositories.messages import message_from_item
-from app.repositories.sealing import TEXT_ATTRIBUTE, message_binding
+from app.repositories.sealing import PREVIEW_ATTRIBUTE, TEXT_ATTRIBUTE, message_binding
 from app.repositories.table import ConditionFailed, Item, Table
 
 _RECORD_PREFIX = "message_"
 """An idempotency record keeps its message's attributes under this prefix."""
-_RECORD_TEXT = _RECORD_PREFIX + TEXT_ATTRIBUTE
+_MESSAGE_TEXTS = (TEXT_ATTRIBUTE, PREVIEW_ATTRIBUTE)
+_ROW_COPY = {"last_message": PREVIEW_ATTRIBUTE}
+"""A row copies its message's preview (its text, for messages stored before previews)."""
+_RECORD_COPY = {_RECORD_PREFIX + attribute: attribute for attribute in _MESSAGE_TEXTS}
 
 
 @dataclass(slots=True)
@@ -57,56 +60,87 @@ class EncryptionBackfill:
         counts = BackfillCounts(scanned=len(scanned.items))
         for item in scanned.items:
             pk = str(item["pk"])
-            if keys.is_message_pk(pk) and isinstance(item.get(TEXT_ATTRIBUTE), str):
+            if keys.is_message_pk(pk) and _plain(item, _MESSAGE_TEXTS):
                 counts.messages += await self._seal_message(item, counts)
             elif keys.is_conversation_row_pk(pk) and isinstance(item.get("last_message"), str):
                 group = UUID(item["message_group_uuid"])
                 counts.rows += await self._copy_into(
-                    item, "last_message", group, item["last_message_sk"], counts
+                    item, _ROW_COPY, group, item["last_message_sk"], counts
                 )
-            elif isinstance(item.get(_RECORD_TEXT), str):
+            elif _plain(item, _RECORD_COPY):
                 group = keys.group_of_message_pk(item[_RECORD_PREFIX + "pk"])
                 counts.records += await self._copy_into(
-                    item, _RECORD_TEXT, group, item[_RECORD_PREFIX + "sk"], counts
+                    item, _RECORD_COPY, group, item[_RECORD_PREFIX + "sk"], counts
                 )
         return BackfillPage(counts, scanned.next)
 
     async def _seal_message(self, item: Item, counts: BackfillCounts) -> int:
+        """Seal the message's text and preview, each bound to its attribute."""
         message = message_from_item(item)
-        assert isinstance(message.text, str)
-        binding = message_binding(
-            self.table.name, message.message_group_uuid, item["sk"], message.sender_uuid
-        )
-        sealed = await self.cipher.seal(binding, message.text)
-        if not isinstance(sealed, SealedText):
-            raise ValueError("the backfill needs encryption=kms")
-        return await self._replace(item, TEXT_ATTRIBUTE, sealed.envelope, counts)
+        updates: dict[str, tuple[str, bytes]] = {}
+        for attribute in _MESSAGE_TEXTS:
+            plaintext = item.get(attribute)
+            if not isinstance(plaintext, str):
+                continue
+            binding = message_binding(
+                self.table.name,
+                message.message_group_uuid,
+                item["sk"],
+                message.sender_uuid,
+                attribute,
+            )
+            sealed = await self.cipher.seal(binding, plaintext)
+            if not isinstance(sealed, SealedText):
+                raise ValueError("the backfill needs encryption=kms")
+            updates[attribute] = (plaintext, sealed.envelope)
+        return await self._replace(item, updates, counts)
 
     async def _copy_into(
-        self, item: Item, attribute: str, group: UUID, message_sk: str, counts: BackfillCounts
+        self,
+        item: Item,
+        copies: Mapping[str, str],
+        group: UUID,
+        message_sk: str,
+        counts: BackfillCounts,
     ) -> int:
-        """Give a copy of a message's text its message's envelope (sealing the message first)."""
+        """Give copies of a message's text or preview (``copies``: attribute of the copy ->
+        attribute of the message) the message's envelopes, sealing the message first."""
         message_key = {"pk": keys.message_pk(group), "sk": message_sk}
         message = await self.table.get(message_key, consistent=True)
-        if message is not None and isinstance(message.get(TEXT_ATTRIBUTE), str):
+        if message is not None and _plain(message, _MESSAGE_TEXTS):
             counts.messages += await self._seal_message(message, counts)
             message = await self.table.get(message_key, consistent=True)
-        if message is None or isinstance(message.get(TEXT_ATTRIBUTE), str):
+        if message is None or _plain(message, _MESSAGE_TEXTS):
             return 0  # its message is gone (nothing to bind the copy to) or changed meanwhile
-        return await self._replace(item, attribute, bytes(message[TEXT_ATTRIBUTE]), counts)
+        updates = {
+            copy: (item[copy], bytes(message[source if source in message else TEXT_ATTRIBUTE]))
+            for copy, source in copies.items()
+            if isinstance(item.get(copy), str)
+        }
+        return await self._replace(item, updates, counts)
 
     async def _replace(
-        self, item: Item, attribute: str, envelope: bytes, counts: BackfillCounts
+        self, item: Item, updates: Mapping[str, tuple[str, bytes]], counts: BackfillCounts
     ) -> int:
+        """One conditional write: each attribute from its plaintext to its envelope."""
+        names = {f"#a{index}": attribute for index, attribute in enumerate(updates)}
+        values: dict[str, Any] = {}
+        for index, (plaintext, envelope) in enumerate(updates.values()):
+            values[f":p{index}"] = plaintext
+            values[f":e{index}"] = envelope
         try:
             await self.table.update(
                 {"pk": item["pk"], "sk": item["sk"]},
-                update="SET #text = :envelope",
-                condition="#text = :plaintext",
-                names={"#text": attribute},
-                values={":envelope": envelope, ":plaintext": item[attribute]},
+                update="SET " + ", ".join(f"#a{i} = :e{i}" for i in range(len(updates))),
+                condition=" AND ".join(f"#a{i} = :p{i}" for i in range(len(updates))),
+                names=names,
+                values=values,
             )
         except ConditionFailed:
             counts.changed_meanwhile += 1
             return 0
         return 1
+
+
+def _plain(item: Item, attributes: Iterable[str]) -> bool:
+    return any(isinstance(item.get(attribute), str) for attribute in attributes)

@@ -8,7 +8,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from app.domain import Message
+from app.domain import Message, preview_of
 from app.repositories import keys
 from app.repositories.messages import message_item
 from app.repositories.table import Table
@@ -76,6 +76,7 @@ async def test_sent_text_is_stored_as_ciphertext_and_both_participants_read_it(
     assert not [item for item in items if mentions(item, SECRET)]
     [*_, stored] = await message_items(table, group)
     assert envelope(stored["message"])  # binary: never taken for plaintext
+    assert envelope(stored["preview"])
     for reader in (andrew, bayko):
         assert [m["message"] for m in await page(client, reader, group)][-1] == SECRET
         assert "message_error" not in (await page(client, reader, group))[-1]
@@ -92,10 +93,31 @@ async def test_a_new_conversations_rows_hold_ciphertext_and_the_list_opens_it(
     assert len(rows) == 2
     assert not [row for row in rows if mentions(row, SECRET)]
     [opener] = await message_items(table, group)
-    assert {envelope(row["last_message"]) for row in rows} == {envelope(opener["message"])}
+    # Rows copy the preview's envelope, bound to the preview attribute, never the text's.
+    assert {envelope(row["last_message"]) for row in rows} == {envelope(opener["preview"])}
+    assert envelope(opener["preview"]) != envelope(opener["message"])
     for reader in (andrew, bayko):
         listed = await client.get("/api/message_groups", headers=reader.headers)
         assert [c["message"] for c in listed.json()] == [SECRET]
+
+
+async def test_the_senders_row_gets_the_stored_preview_envelope_and_the_list_opens_it(
+    client: httpx.AsyncClient, make_user: MakeUser, table: Table
+) -> None:
+    """Read-your-writes writes the very value the stream handler copies: the message item's
+    sealed preview (a long text's preview is its start and an ellipsis)."""
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    long_secret = SECRET + " " + "x" * 300
+    await send(client, andrew, group, long_secret)
+
+    [*_, stored] = await message_items(table, group)
+    row = await table.get(keys.conversation_key(andrew.user.uuid, UUID(group)), consistent=True)
+    assert row is not None
+    assert envelope(row["last_message"]) == envelope(stored["preview"])
+    listed = (await client.get("/api/message_groups", headers=andrew.headers)).json()
+    assert [c["message"] for c in listed] == [preview_of(long_secret)]
+    assert listed[0]["message"].endswith("\u2026")
 
 
 async def test_ciphertext_swapped_between_two_messages_does_not_decrypt(
