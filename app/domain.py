@@ -49,8 +49,9 @@ class User:
 
 PREVIEW_CHARS = 160
 PREVIEW_MAX_BYTES = 480
-"""A preview is the first 160 characters, and never more than 480 bytes of UTF-8 (so that a
-conversation row stays under DynamoDB's 1 KB write unit whatever the script)."""
+"""A preview is the first 160 characters, and never more than 480 bytes of UTF-8, its ellipsis
+included: so that a conversation row, which copies it sealed in an envelope 33 bytes larger,
+stays under DynamoDB's 1 KB write unit whatever the script (tests/streams/test_unread_costs.py)."""
 ELLIPSIS = "\u2026"
 
 
@@ -64,7 +65,7 @@ def preview_of(text: str) -> str:
     if len(text) <= PREVIEW_CHARS and _utf8_size(text) <= PREVIEW_MAX_BYTES:
         return text
     start = text[:PREVIEW_CHARS]
-    while _utf8_size(start) > PREVIEW_MAX_BYTES:
+    while _utf8_size(start) + _utf8_size(ELLIPSIS) > PREVIEW_MAX_BYTES:
         start = start[:-1]
     return start + ELLIPSIS
 
