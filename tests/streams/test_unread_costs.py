@@ -12,7 +12,6 @@ from app.crypto.envelope import OVERHEAD_BYTES
 from app.domain import PREVIEW_MAX_BYTES, Message, SealedText
 from app.repositories import keys
 from app.repositories.conversations import UNREAD_CAP, ConversationsRepository
-from app.repositories.messages import MessagesRepository
 from app.repositories.schema import table_definition
 from app.repositories.table import Table
 from app.schemas import MESSAGE_MAX_CHARS
