@@ -10,6 +10,7 @@ import pytest
 
 from app.domain import Message, preview_of
 from app.repositories import keys
+from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import message_item
 from app.repositories.table import Table
 from tests.conftest import (
@@ -118,6 +119,25 @@ async def test_the_senders_row_gets_the_stored_preview_envelope_and_the_list_ope
     listed = (await client.get("/api/message_groups", headers=andrew.headers)).json()
     assert [c["message"] for c in listed] == [preview_of(long_secret)]
     assert listed[0]["message"].endswith("\u2026")
+
+
+async def test_summary_repair_copies_the_stored_preview_envelope_without_a_cipher(
+    client: httpx.AsyncClient, make_user: MakeUser, table: Table
+) -> None:
+    """Repair (``ddb summaries repair``) needs no KMS: it copies the stored envelope."""
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    await send(client, andrew, group, SECRET)  # no stream worker here: bayko's row is behind
+    [*_, stored] = await message_items(table, group)
+    bayko_key = keys.conversation_key(bayko.user.uuid, UUID(group))
+
+    assert await ConversationsRepository(table).repair_row(bayko.user.uuid, UUID(group))
+
+    row = await table.get(bayko_key, consistent=True)
+    assert row is not None
+    assert envelope(row["last_message"]) == envelope(stored["preview"])
+    listed = (await client.get("/api/message_groups", headers=bayko.headers)).json()
+    assert [(c["message"], c["unread_count"]) for c in listed] == [(SECRET, 2)]
 
 
 async def test_ciphertext_swapped_between_two_messages_does_not_decrypt(
