@@ -10,6 +10,7 @@ from app.domain import Message
 from app.events.bus import EventPublisher
 from app.events.model import conversation_event, message_event
 from app.repositories.conversations import ConversationsRepository
+from app.repositories.sealing import binding_of, last_message_bindings
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,14 @@ async def publish_messages(
         log.warning("event publish found no row message_group_uuid=%s", message_group_uuid)
         return
     other_row = await conversations.get(sender_row.other_uuid, message_group_uuid)
+    table_name = conversations.table.name
+    # With encryption on, the text is sealed (the handler has no KMS): the events carry it
+    # sealed, with its bindings, and the API process opens it on delivery.
+    message_events = [message_event(m, [binding_of(table_name, m)]) for m in ordered]
     for row in (sender_row, other_row):
         if row is None:
             continue
-        for message in ordered:
-            await publisher.publish(row.owner_uuid, message_event(message))
-        await publisher.publish(row.owner_uuid, conversation_event(row))
+        for event in message_events:
+            await publisher.publish(row.owner_uuid, event)
+        bindings = last_message_bindings(table_name, row)
+        await publisher.publish(row.owner_uuid, conversation_event(row, bindings))

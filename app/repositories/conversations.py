@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
+from app.crypto.cipher import NoEncryption, TextCipher
 from app.domain import Conversation, Message, Page, User, preview_of
 from app.repositories import keys
+from app.repositories.sealing import (
+    TEXT_ATTRIBUTE,
+    last_message_bindings,
+    stored_form,
+    stored_text,
+)
 from app.repositories.table import ConditionFailed, Item, Table
 
 PARTICIPANTS_PER_CONVERSATION = 2
@@ -52,6 +59,12 @@ def _sk(message: Message) -> str:
     return keys.message_sk(message.created_at, message.uuid)
 
 
+def _stored_preview(message: Message) -> str | bytes:
+    """The preview as stored on the message item (sealed with encryption on): rows copy it
+    verbatim, so nothing here ever decrypts."""
+    return stored_form(message.preview)
+
+
 def new_row_item(owner: User, other: User, first_message: Message) -> Item:
     """A participant's row as created with the conversation, its first message as summary."""
     return {
@@ -60,7 +73,7 @@ def new_row_item(owner: User, other: User, first_message: Message) -> Item:
         "other_user_uuid": str(other.uuid),
         "other_handle": other.handle,
         "other_display_name": other.display_name,
-        "last_message": first_message.preview,
+        "last_message": _stored_preview(first_message),
         "last_message_sk": _sk(first_message),
         "unread_count": 1 if first_message.sender_uuid != owner.uuid else None,
     }
@@ -76,7 +89,7 @@ def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
         other_uuid=UUID(item["other_user_uuid"]),
         other_handle=item["other_handle"],
         other_display_name=item["other_display_name"],
-        last_message=item["last_message"],
+        last_message=stored_text(item["last_message"]),
         last_message_at=last_at,
         last_message_uuid=last_uuid,
         unread_count=min(int(item.get("unread_count", 0)), UNREAD_CAP),
@@ -106,8 +119,9 @@ class _RowState:
 
 
 class ConversationsRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cipher: TextCipher | None = None) -> None:
         self.table = table
+        self.cipher = cipher or NoEncryption()
 
     async def get(
         self, owner_uuid: UUID, message_group_uuid: UUID, *, consistent: bool = True
@@ -131,8 +145,14 @@ class ConversationsRepository:
             next=next,
         )
         return Page(
-            items=[_conversation_from(owner_uuid, item) for item in page.items], next=page.next
+            items=[await self._opened(owner_uuid, item) for item in page.items], next=page.next
         )
+
+    async def _opened(self, owner_uuid: UUID, item: Item) -> Conversation:
+        conversation = _conversation_from(owner_uuid, item)
+        bindings = last_message_bindings(self.table.name, conversation)
+        text = await self.cipher.open(bindings, conversation.last_message)
+        return replace(conversation, last_message=text)
 
     async def participants(self, message_group_uuid: UUID) -> list[UUID]:
         """Owners of the conversation's rows, from the sparse KEYS_ONLY GSI."""
@@ -249,7 +269,7 @@ class ConversationsRepository:
                 condition=f"{_ROW_EXISTS} AND "
                 "(attribute_not_exists(last_message_sk) OR last_message_sk < :oldest_unread)",
                 values={
-                    ":preview": newest.preview,
+                    ":preview": _stored_preview(newest),
                     ":sk": newest_sk,
                     ":unread": len(unread) or None,
                     ":oldest_unread": oldest_unread_sk,
@@ -283,7 +303,7 @@ class ConversationsRepository:
                 return
             condition, values = seen.condition()
             try:
-                summary = (newest_sk, newest.preview) if moves else None
+                summary = (newest_sk, _stored_preview(newest)) if moves else None
                 await self._write_summary(row_key, summary, unread_count, condition, values)
                 return
             except ConditionFailed:
@@ -293,7 +313,7 @@ class ConversationsRepository:
     async def _write_summary(
         self,
         row_key: keys.Key,
-        summary: tuple[str, str] | None,
+        summary: tuple[str, str | bytes] | None,
         unread_count: int,
         condition: str,
         values: Mapping[str, Any],
@@ -441,10 +461,12 @@ class ConversationsRepository:
         return None
 
 
-def _summary_of(message_item: Item) -> tuple[str, str]:
-    """A stored message's sort key and verbatim preview (items stored before previews
-    existed show their text's)."""
+def _summary_of(message_item: Item) -> tuple[str, str | bytes]:
+    """A stored message's sort key and verbatim preview, sealed or not: never decrypted.
+    Items stored before previews existed show their text's preview (a sealed text as it is:
+    the list opens it with the text's binding)."""
     preview = message_item.get("preview")
     if preview is None:
-        preview = preview_of(str(message_item.get("message", "")))
-    return str(message_item["sk"]), str(preview)
+        text = message_item.get(TEXT_ATTRIBUTE, "")
+        preview = preview_of(text) if isinstance(text, str) else bytes(text)
+    return str(message_item["sk"]), preview if isinstance(preview, str) else bytes(preview)

@@ -105,3 +105,16 @@ def idempotency_key(user_uuid: UUID, client_key: str) -> Key:
     # Hashed: the client's key is arbitrary text and must not shape our partition keys.
     digest = hashlib.sha256(client_key.encode()).hexdigest()[:40]
     return {"pk": f"IDEM#{user_uuid}#{digest}", "sk": "IDEM"}
+
+
+def data_key_key(message_group_uuid: UUID, epoch: int) -> Key:
+    """A conversation's wrapped data key of one epoch.
+
+    Its own partition, not under ``MSG#<group>``: message pages query that partition without
+    a sort-key filter, and the stream handler treats every ``MSG#`` insert as a message.
+    """
+    return {"pk": f"DATAKEY#{message_group_uuid}", "sk": f"EPOCH#{epoch:010d}"}
+
+
+def is_conversation_row_pk(pk: str) -> bool:
+    return pk.startswith("GRP#")

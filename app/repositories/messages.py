@@ -9,11 +9,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from app.crypto.cipher import NoEncryption, TextCipher
 from app.domain import IdempotencyRecord, Message, Page, User
 from app.errors import Conflict
 from app.repositories import keys
 from app.repositories.conversations import new_row_item
 from app.repositories.schema import TTL_ATTRIBUTE
+from app.repositories.sealing import (
+    PREVIEW_ATTRIBUTE,
+    TEXT_ATTRIBUTE,
+    binding_of,
+    stored_form,
+    stored_text,
+)
 from app.repositories.table import ConditionFailed, Item, Table, TransactionCancelled
 
 _NEW = "attribute_not_exists(pk)"
@@ -43,8 +51,8 @@ def message_item(message: Message) -> Item:
         "sender_uuid": str(message.sender_uuid),
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
-        "message": message.text,
-        "preview": message.preview,
+        TEXT_ATTRIBUTE: stored_form(message.text),
+        PREVIEW_ATTRIBUTE: stored_form(message.preview),
         "opens_conversation": message.opens_conversation or None,
     }
 
@@ -57,11 +65,11 @@ def message_from_item(item: Item) -> Message:
         sender_uuid=UUID(item["sender_uuid"]),
         sender_handle=item["sender_handle"],
         sender_display_name=item["sender_display_name"],
-        text=item["message"],
+        text=stored_text(item[TEXT_ATTRIBUTE]),
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
         # Verbatim: items stored before previews existed fall back to their text's preview.
-        preview=item.get("preview", ""),
+        preview=stored_text(item[PREVIEW_ATTRIBUTE]) if PREVIEW_ATTRIBUTE in item else "",
     )
 
 
@@ -80,8 +88,22 @@ def _claim_item(claim: IdempotencyClaim, message: Message) -> Item:
 
 
 class MessagesRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cipher: TextCipher | None = None) -> None:
         self.table = table
+        self.cipher = cipher or NoEncryption()
+
+    async def _sealed(self, message: Message) -> Message:
+        """Text and preview sealed, each bound to its attribute (rows copy the preview)."""
+        assert isinstance(message.text, str)
+        assert isinstance(message.preview, str)
+        text = await self.cipher.seal(binding_of(self.table.name, message), message.text)
+        preview_binding = binding_of(self.table.name, message, PREVIEW_ATTRIBUTE)
+        preview = await self.cipher.seal(preview_binding, message.preview)
+        return replace(message, text=text, preview=preview)
+
+    async def _opened(self, message: Message) -> Message:
+        bindings = [binding_of(self.table.name, message)]
+        return replace(message, text=await self.cipher.open(bindings, message.text))
 
     async def add(
         self,
@@ -89,20 +111,23 @@ class MessagesRepository:
         *,
         claim: IdempotencyClaim | None = None,
         new_conversation: tuple[User, User] | None = None,
-    ) -> None:
+    ) -> Message:
         """Store ``message``; with a claim and/or new conversation rows, all in one transaction.
 
-        Raises ``IdempotencyKeyUsed`` or ``ConversationExists``; nothing is written then.
+        Returns the message as stored (its text sealed with encryption on). Raises
+        ``IdempotencyKeyUsed`` or ``ConversationExists``; nothing is written then.
         """
         if new_conversation is not None:
             message = replace(message, opens_conversation=True)
+        # Sealed before any write: a KMS failure leaves nothing behind.
+        message = await self._sealed(message)
         item = message_item(message)
         if claim is None and new_conversation is None:
             # Failing means the SDK retried a put whose answer was lost: the key holds this
             # send's fresh uuid, so only that earlier attempt can have stored it.
             with contextlib.suppress(ConditionFailed):
                 await self.table.put(item, condition=_NEW)
-            return
+            return message
         operations = [self.table.put_op(item, condition=_NEW)]
         if claim is not None:
             operations.append(self.table.put_op(_claim_item(claim, message), condition=_NEW))
@@ -121,6 +146,7 @@ class MessagesRepository:
             if new_conversation is not None and any(cancelled.reasons[-2:]):
                 raise ConversationExists from None
             raise Conflict("Message already exists.", code="message_exists") from None
+        return message
 
     async def get_idempotency_record(
         self, user_uuid: UUID, client_key: str
@@ -133,7 +159,8 @@ class MessagesRepository:
             for name, value in item.items()
             if name.startswith("message_")
         }
-        return IdempotencyRecord(fingerprint=item["fingerprint"], message=message_from_item(stored))
+        message = await self._opened(message_from_item(stored))
+        return IdempotencyRecord(fingerprint=item["fingerprint"], message=message)
 
     async def page(
         self,
@@ -162,7 +189,7 @@ class MessagesRepository:
             key_condition=condition, values=values, forward=forward, limit=limit, consistent=True
         )
         items = result.items if forward else result.items[::-1]
-        messages = [message_from_item(item) for item in items]
+        messages = [await self._opened(message_from_item(item)) for item in items]
         more_older = not forward and result.next is not None
         return Page(
             items=messages,
