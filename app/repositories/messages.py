@@ -176,6 +176,24 @@ class MessagesRepository:
         newer ones.
         Strongly consistent, so a sender reads their own message right after sending it.
         """
+        return await self.opened_page(
+            await self.stored_page(message_group_uuid, limit=limit, next=next, prev=prev)
+        )
+
+    async def opened_page(self, page: Page[Message, str]) -> Page[Message, str]:
+        """``page`` (from ``stored_page``) with its messages' text opened."""
+        return replace(page, items=[await self._opened(message) for message in page.items])
+
+    async def stored_page(
+        self,
+        message_group_uuid: UUID,
+        *,
+        limit: int,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> Page[Message, str]:
+        """``page``'s messages as stored (text sealed with encryption on): nothing is opened,
+        so a caller may fetch before it knows the reader may see them."""
         values: dict[str, Any] = {":pk": keys.message_pk(message_group_uuid)}
         condition = "pk = :pk"
         if prev is not None:
@@ -189,7 +207,7 @@ class MessagesRepository:
             key_condition=condition, values=values, forward=forward, limit=limit, consistent=True
         )
         items = result.items if forward else result.items[::-1]
-        messages = [await self._opened(message_from_item(item)) for item in items]
+        messages = [message_from_item(item) for item in items]
         more_older = not forward and result.next is not None
         return Page(
             items=messages,

@@ -113,7 +113,7 @@ class MessagingService:
         answered as soon as the GetItem says so, exactly as before the Query ran concurrently:
         waiting for the page would make the 404's latency grow with the conversation's page
         (botocore parses it), telling a stranger that the conversation exists. Their Query
-        still completes, in the background, and nothing reads, raises or logs its result.
+        still completes, in the background, and nothing opens, reads, raises or logs its result.
         """
         position: dict[str, str] = {}
         if cursor is not None:
@@ -131,7 +131,7 @@ class MessagingService:
                 raise
             position = decoded if isinstance(decoded, dict) else {}
         reading = asyncio.create_task(
-            self.messages.page(
+            self.messages.stored_page(
                 message_group_uuid,
                 limit=limit,
                 next=position.get("next"),
@@ -143,7 +143,7 @@ class MessagingService:
         except BaseException:
             _discard_when_done(reading)
             raise
-        page = await reading
+        page = await self.messages.opened_page(await reading)
 
         def encode(relation: Literal["next", "prev"], sort_key: str | None) -> str | None:
             if sort_key is None:

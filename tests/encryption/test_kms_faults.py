@@ -81,3 +81,19 @@ async def test_reading_while_kms_fails_is_503_not_plaintext_or_500(
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == CODES[kind]
     assert "Retry-After" in refused.headers
+
+
+async def test_a_non_members_read_opens_nothing(
+    client: httpx.AsyncClient, make_user: MakeUser, table: Table, kms_faults: KmsFaults
+) -> None:
+    andrew, bayko, mallory = await make_user(), await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    assert (await post_into(client, andrew, group, "sealed")).status_code == 200
+    kms_faults.fail(None)  # a cold key cache: opening the page would ask KMS to Decrypt
+
+    foreign = await client.get(f"/api/messages/{group}", headers=mallory.headers)
+    assert foreign.status_code == 404
+    assert kms_faults.attempts["Decrypt"] == 0
+    member = await client.get(f"/api/messages/{group}", headers=bayko.headers)
+    assert member.status_code == 200
+    assert kms_faults.attempts["Decrypt"] >= 1
