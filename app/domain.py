@@ -40,6 +40,13 @@ class Message:
     created_at: datetime
     opens_conversation: bool = False
     """Written with the conversation's rows, which already show it."""
+    edited_at: datetime | None = None
+    deleted: bool = False
+    """A tombstone: its text is gone from the table, ``text`` is ``DELETED_TEXT``."""
+
+
+DELETED_TEXT = "message deleted"
+"""What a deleted message, and a conversation row whose last message it was, show instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,17 @@ class Conversation:
     last_message_uuid: UUID
     unread_count: int = 0
     read_up_to_uuid: UUID | None = None
+    blocked_by: frozenset[UUID] = frozenset()
+    """Participants who blocked the other: while any, neither can send into it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """``blocker_uuid`` blocked ``blocked`` at ``created_at``."""
+
+    blocker_uuid: UUID
+    blocked: User
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

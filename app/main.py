@@ -12,7 +12,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from app.error_handlers import install_error_handlers
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.routers import dev, health, message_groups, messages, users
+from app.routers import blocks, dev, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(message_groups.router)
     app.include_router(messages.router)
     app.include_router(users.router)
+    app.include_router(blocks.router)
     if settings.is_local:
         app.include_router(dev.router)
     return app

@@ -19,12 +19,14 @@ from app.domain import User
 from app.errors import Unavailable
 from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
+from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
 from app.services.messaging import MessagingService
+from app.services.moderation import ModerationService
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,6 +86,7 @@ class AppState:
     lifecycle: Lifecycle
     messaging: MessagingService
     """Built once: the service and its repositories only hold the shared table and cursors."""
+    moderation: ModerationService
     identities: IdentityCache
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
@@ -129,6 +132,13 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             await key_source.ensure_loaded()
         table = Table(ddb, settings.table_name)
         cursors = CursorCodec(cursor_secret)
+        messaging = MessagingService(
+            UsersRepository(table),
+            ConversationsRepository(table),
+            MessagesRepository(table),
+            cursors,
+            settings.idempotency_ttl_seconds,
+        )
         yield AppState(
             settings=settings,
             ddb=ddb,
@@ -140,11 +150,8 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             rate_limiter=UserRateLimiter(settings),
             lifecycle=lifecycle,
             identities=IdentityCache(settings.identity_cache_ttl_seconds),
-            messaging=MessagingService(
-                UsersRepository(table),
-                ConversationsRepository(table),
-                MessagesRepository(table),
-                cursors,
-                settings.idempotency_ttl_seconds,
+            messaging=messaging,
+            moderation=ModerationService(
+                messaging, BlocksRepository(table), cursors, settings.message_edit_window_seconds
             ),
         )

@@ -90,6 +90,7 @@ def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
         last_message_uuid=last_uuid,
         unread_count=len(_unread_after_marker(item)),
         read_up_to_uuid=UUID(read_up_to_uuid) if read_up_to_uuid else None,
+        blocked_by=frozenset(UUID(blocker) for blocker in item.get("blocked_by", ())),
     )
 
 
@@ -109,14 +110,18 @@ class ConversationsRepository:
     async def list_recent(
         self, owner_uuid: UUID, *, limit: int, next: Mapping[str, str] | None = None
     ) -> Page[Conversation, Item]:
-        """Pattern B: the owner's conversations, newest activity first, one Query on the LSI."""
+        """Pattern B: the owner's conversations, newest activity first, one Query on the LSI.
+
+        Conversations the owner blocked the other in are left out (so a page may be short).
+        """
         page = await self.table.query(
             index=keys.ACTIVITY_INDEX,
             key_condition="pk = :pk",
-            values={":pk": keys.conversations_pk(owner_uuid)},
+            values={":pk": keys.conversations_pk(owner_uuid), ":owner": str(owner_uuid)},
             forward=False,
             limit=limit,
             next=next,
+            filter="NOT contains(blocked_by, :owner)",
         )
         return Page(
             items=[_conversation_from(owner_uuid, item) for item in page.items], next=page.next

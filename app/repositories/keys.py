@@ -33,6 +33,18 @@ def handle_key(handle: str) -> Key:
     return {"pk": f"HANDLE#{handle.lower()}", "sk": "HANDLE"}
 
 
+BLOCK_SK_PREFIX = "BLOCK#"
+
+
+def block_key(blocker_uuid: UUID, blocked_uuid: UUID) -> Key:
+    """A block, in the blocker's own partition beside their profile: listing mine is one Query."""
+    return {"pk": user_key(blocker_uuid)["pk"], "sk": f"{BLOCK_SK_PREFIX}{blocked_uuid}"}
+
+
+def blocked_of_block_sk(sk: str) -> UUID:
+    return UUID(sk.removeprefix(BLOCK_SK_PREFIX))
+
+
 def identity_key(cognito_sub: str) -> Key:
     return {"pk": f"SUB#{cognito_sub}", "sk": "SUB"}
 
@@ -101,4 +113,9 @@ def dead_letter_key(event_id: str) -> Key:
 def idempotency_key(user_uuid: UUID, client_key: str) -> Key:
     # Hashed: the client's key is arbitrary text and must not shape our partition keys.
     digest = hashlib.sha256(client_key.encode()).hexdigest()[:40]
-    return {"pk": f"IDEM#{user_uuid}#{digest}", "sk": "IDEM"}
+    return claim_key(f"IDEM#{user_uuid}#{digest}")
+
+
+def claim_key(pk: str) -> Key:
+    """An idempotency record by its partition key (as a message item refers to it)."""
+    return {"pk": pk, "sk": "IDEM"}

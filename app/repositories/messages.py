@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.domain import IdempotencyRecord, Message, Page, User
+from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, User
 from app.errors import Conflict
 from app.repositories import keys
+from app.repositories.blocks import blocks_absent_ops
 from app.repositories.conversations import new_row_item
 from app.repositories.schema import TTL_ATTRIBUTE
 from app.repositories.table import ConditionFailed, Item, Table, TransactionCancelled
@@ -24,6 +26,18 @@ class IdempotencyKeyUsed(Exception):
 
 class ConversationExists(Exception):
     """Someone created the conversation's rows first (or is creating them right now)."""
+
+
+class PairBlocked(Exception):
+    """A block between the two users refused the conversation's creation."""
+
+    def __init__(self, blockers: set[UUID]) -> None:
+        super().__init__("blocked")
+        self.blockers = blockers
+
+
+FIND_PAGE = 200
+"""Messages read per Query while looking for one by uuid (newest first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +56,28 @@ def message_item(message: Message) -> Item:
         "sender_uuid": str(message.sender_uuid),
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
-        "message": message.text,
+        "message": None if message.deleted else message.text,
         "opens_conversation": message.opens_conversation or None,
+        "edited_at": keys.format_timestamp(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted or None,
     }
 
 
 def message_from_item(item: Item) -> Message:
     created_at, message_uuid = keys.parse_message_sk(item["sk"])
+    deleted = bool(item.get("deleted", False))
+    edited_at = item.get("edited_at")
     return Message(
         uuid=message_uuid,
         message_group_uuid=keys.group_of_message_pk(item["pk"]),
         sender_uuid=UUID(item["sender_uuid"]),
         sender_handle=item["sender_handle"],
         sender_display_name=item["sender_display_name"],
-        text=item["message"],
+        text=DELETED_TEXT if deleted else item["message"],
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
+        edited_at=keys.parse_timestamp(edited_at) if edited_at else None,
+        deleted=deleted,
     )
 
 
@@ -99,12 +119,18 @@ class MessagesRepository:
             with contextlib.suppress(ConditionFailed):
                 await self.table.put(item, condition=_NEW)
             return
+        if claim is not None:
+            # The claim holds a copy of the message: edits and deletes reach it through this.
+            item["claim_pk"] = keys.idempotency_key(claim.user_uuid, claim.client_key)["pk"]
         operations = [self.table.put_op(item, condition=_NEW)]
         if claim is not None:
             operations.append(self.table.put_op(_claim_item(claim, message), condition=_NEW))
         if new_conversation is not None:
             first, second = new_conversation
+            # Block checks come last but two: a block item written before this transaction
+            # refuses it, and blocking after it commits flags the rows it created.
             operations += [
+                *blocks_absent_ops(self.table, first.uuid, second.uuid),
                 self.table.put_op(new_row_item(first, second, message), condition=_NEW),
                 self.table.put_op(new_row_item(second, first, message), condition=_NEW),
             ]
@@ -114,8 +140,17 @@ class MessagesRepository:
             # Failed with ConditionalCheckFailed (stored) or TransactionConflict (in flight).
             if claim is not None and cancelled.failed(1):
                 raise IdempotencyKeyUsed from None
-            if new_conversation is not None and any(cancelled.reasons[-2:]):
-                raise ConversationExists from None
+            if new_conversation is not None:
+                first, second = new_conversation
+                if any(cancelled.reasons[-2:]):
+                    raise ConversationExists from None
+                blockers = {
+                    user.uuid
+                    for user, reason in zip((first, second), cancelled.reasons[-4:-2], strict=True)
+                    if reason == "ConditionalCheckFailed"
+                }
+                if blockers:
+                    raise PairBlocked(blockers) from None
             raise Conflict("Message already exists.", code="message_exists") from None
 
     async def get_idempotency_record(
@@ -165,3 +200,91 @@ class MessagesRepository:
             next=items[0]["sk"] if more_older else None,
             prev=items[-1]["sk"] if items else prev,
         )
+
+    async def find(self, message_group_uuid: UUID, message_uuid: UUID) -> Message | None:
+        """The conversation's message with that uuid, searched from the newest back.
+
+        The uuid is not in the key: each Query reads ``FIND_PAGE`` messages (paid for in full,
+        the filter only trims the answer), so the cost grows with how many messages came after
+        it. Edits are recent by rule; deleting an old message in a long conversation pays more.
+        """
+        next: Item | None = None
+        while True:
+            result = await self.table.query(
+                key_condition="pk = :pk",
+                values={":pk": keys.message_pk(message_group_uuid), ":uuid": str(message_uuid)},
+                forward=False,
+                limit=FIND_PAGE,
+                next=next,
+                consistent=True,
+                filter="message_uuid = :uuid",
+            )
+            if result.items:
+                return message_from_item(result.items[0])
+            if result.next is None:
+                return None
+            next = result.next
+
+    async def edit(self, message: Message, text: str, edited_at: datetime) -> Message | None:
+        """Replace the text in place (same key, so the same position); None if it was deleted
+        meanwhile."""
+        try:
+            updated = await self.table.update(
+                _key(message),
+                update="SET message = :text, edited_at = :edited_at",
+                condition="attribute_exists(pk) AND attribute_not_exists(deleted)",
+                values={":text": text, ":edited_at": keys.format_timestamp(edited_at)},
+                return_new=True,
+            )
+        except ConditionFailed:
+            return None
+        assert updated is not None
+        await self._update_claim(
+            updated,
+            "SET message_message = :text, message_edited_at = :edited_at",
+            {":text": text, ":edited_at": updated["edited_at"]},
+        )
+        return message_from_item(updated)
+
+    async def tombstone(self, message: Message, deleted_at: datetime) -> Message | None:
+        """Remove the text from the table; the item keeps its place, marked deleted. None if
+        the item is gone (purged)."""
+        try:
+            updated = await self.table.update(
+                _key(message),
+                update="SET deleted = :true, deleted_at = :deleted_at REMOVE message",
+                condition="attribute_exists(pk)",
+                values={":true": True, ":deleted_at": keys.format_timestamp(deleted_at)},
+                return_new=True,
+            )
+        except ConditionFailed:
+            return None
+        assert updated is not None
+        await self._update_claim(
+            updated, "SET message_deleted = :true REMOVE message_message", {":true": True}
+        )
+        return message_from_item(updated)
+
+    async def _update_claim(self, item: Item, update: str, values: dict[str, Any]) -> None:
+        """Keep the idempotency record's copy in step: a replay shows the message as it is."""
+        claim_pk = item.get("claim_pk")
+        if claim_pk is None:
+            return
+        with contextlib.suppress(ConditionFailed):  # expired and removed: nothing to keep
+            await self.table.update(
+                keys.claim_key(claim_pk),
+                update=update,
+                condition="attribute_exists(pk)",
+                values=values,
+            )
+
+    async def purge(self, message: Message) -> None:
+        """Remove the item itself (operators' data-protection requests)."""
+        await self.table.delete(_key(message))
+
+
+def _key(message: Message) -> keys.Key:
+    return {
+        "pk": keys.message_pk(message.message_group_uuid),
+        "sk": keys.message_sk(message.created_at, message.uuid),
+    }

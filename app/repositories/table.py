@@ -218,12 +218,18 @@ class Table:
         next: Mapping[str, Any] | None = None,
         consistent: bool = False,
         projection: str | None = None,
+        filter: str | None = None,
     ) -> Page[Item, Item]:
-        """One page; the caller decides whether to follow ``next`` (LastEvaluatedKey)."""
+        """One page; the caller decides whether to follow ``next`` (LastEvaluatedKey).
+
+        ``filter`` drops items after they are read (and paid for): a page may hold fewer than
+        ``limit`` items, or none, and still have a ``next``.
+        """
         request = self._request(
             TableName=self.name,
             IndexName=index,
             KeyConditionExpression=key_condition,
+            FilterExpression=filter,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ScanIndexForward=forward,
@@ -256,6 +262,18 @@ class Table:
         )
         put.pop("ReturnConsumedCapacity", None)
         return {"Put": put}
+
+    def condition_check_op(
+        self, key: Mapping[str, str], *, condition: str, values: Mapping[str, Any] | None = None
+    ) -> WriteOp:
+        check = self._request(
+            TableName=self.name,
+            Key=serialize(key),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+        check.pop("ReturnConsumedCapacity", None)
+        return {"ConditionCheck": check}
 
     async def transact_write(self, operations: Sequence[WriteOp]) -> None:
         request = self._request(TransactItems=list(operations))

@@ -11,13 +11,22 @@ from typing import Literal
 from uuid import UUID, uuid4
 
 from app.domain import Conversation, Message, Page, User, pair_conversation_uuid
-from app.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    blocked,
+    cannot_message,
+)
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import (
     ConversationExists,
     IdempotencyClaim,
     IdempotencyKeyUsed,
     MessagesRepository,
+    PairBlocked,
 )
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
@@ -29,6 +38,18 @@ CREATE_BACKOFF_SECONDS = 0.05
 def conversation_not_found() -> NotFound:
     # Same answer whether the conversation does not exist or the caller is not in it.
     return NotFound("No such conversation.", code="message_group_not_found")
+
+
+def refusal_to_send(sender_uuid: UUID, blockers: frozenset[UUID] | set[UUID]) -> ServiceError:
+    """What a sender is told when a block stands between them and the other participant: the
+    blocker is told so; the blocked side gets a neutral answer (README, "Block")."""
+    return blocked() if sender_uuid in blockers else cannot_message()
+
+
+def _refuse_if_blocked(sender: User, conversation: Conversation) -> None:
+    # The membership read is strongly consistent: a block that completed before it is seen.
+    if conversation.blocked_by:
+        raise refusal_to_send(sender.uuid, conversation.blocked_by)
 
 
 def _fingerprint(target: str, text: str) -> str:
@@ -51,7 +72,7 @@ class MessagingService:
         self.cursors = cursors
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
 
-    async def _require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
+    async def require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
         conversation = await self.conversations.get(user.uuid, message_group_uuid)
         if conversation is None:
             raise conversation_not_found()
@@ -78,7 +99,7 @@ class MessagingService:
         self, reader: User, message_group_uuid: UUID, *, limit: int, cursor: str | None
     ) -> Page[Message, str]:
         """The page at ``cursor`` (a previous page's ``next`` or ``prev``)."""
-        await self._require_member(reader, message_group_uuid)
+        await self.require_member(reader, message_group_uuid)
         position: dict[str, str] = {}
         if cursor is not None:
             decoded = self.cursors.decode(
@@ -163,7 +184,9 @@ class MessagingService:
         self, message: Message, sender: User, recipient: User | None, claim: IdempotencyClaim | None
     ) -> None:
         if recipient is None:
-            await self._require_member(sender, message.message_group_uuid)
+            _refuse_if_blocked(
+                sender, await self.require_member(sender, message.message_group_uuid)
+            )
             await self.messages.add(message, claim=claim)
             return
         for attempt in range(CREATE_ATTEMPTS):
@@ -171,7 +194,9 @@ class MessagingService:
                 # Both creators can be cancelled (DynamoDB's TransactionConflict): back off
                 # with jitter so one of them wins the next round.
                 await asyncio.sleep(random.uniform(0, CREATE_BACKOFF_SECONDS * attempt))  # noqa: S311
-            if await self.conversations.get(sender.uuid, message.message_group_uuid):
+            existing = await self.conversations.get(sender.uuid, message.message_group_uuid)
+            if existing is not None:
+                _refuse_if_blocked(sender, existing)
                 await self.messages.add(message, claim=claim)
                 return
             try:
@@ -179,6 +204,8 @@ class MessagingService:
                 return
             except ConversationExists:
                 continue  # a concurrent first message created it: send into it instead
+            except PairBlocked as refused:
+                raise refusal_to_send(sender.uuid, refused.blockers) from None
         raise Unavailable("The conversation is being created; retry.", code="conversation_busy")
 
     async def _replay(self, claim: IdempotencyClaim) -> Message | None:

@@ -36,6 +36,8 @@ async def test_message_a_handle_creates_one_conversation_with_a_deterministic_uu
         "handle",
         "message",
         "created_at",
+        "edited_at",
+        "deleted",
         "message_group_uuid",
     }
     assert body["created_at"].endswith(("Z", "+00:00"))
