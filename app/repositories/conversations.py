@@ -51,6 +51,15 @@ def _summary_values(message: Message) -> dict[str, Any]:
     }
 
 
+def change_marker(message: Message) -> str:
+    """Orders the versions of the rows' last message: its sort key, then the edit time; a
+    tombstone comes after every edit ("~" sorts after digits)."""
+    version = (
+        "~" if message.deleted else keys.format_timestamp(message.edited_at or message.created_at)
+    )
+    return f"{keys.message_sk(message.created_at, message.uuid)}#{version}"
+
+
 def new_row_item(owner: User, other: User, first_message: Message) -> Item:
     """A participant's row as created with the conversation, its first message as summary."""
     first_sk = keys.message_sk(first_message.created_at, first_message.uuid)
@@ -136,6 +145,16 @@ class ConversationsRepository:
         )
         return [keys.owner_of_conversation_pk(item["pk"]) for item in page.items]
 
+    async def _owners(self, message_group_uuid: UUID, sender_uuid: UUID) -> list[UUID]:
+        """Both participants, or ``ParticipantsNotVisible`` / ``NoConversationRows``."""
+        owners = await self.participants(message_group_uuid)
+        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
+            # The index lags the table; a strongly consistent read tells late from never.
+            if await self.get(sender_uuid, message_group_uuid) is None:
+                raise NoConversationRows(str(message_group_uuid))
+            raise ParticipantsNotVisible(str(message_group_uuid))
+        return owners
+
     async def apply_messages(self, message_group_uuid: UUID, messages: Sequence[Message]) -> None:
         """Pattern E: move every participant's row to the newest of ``messages``.
 
@@ -146,13 +165,8 @@ class ConversationsRepository:
         later = [message for message in messages if not message.opens_conversation]
         if not later:
             return
-        owners = await self.participants(message_group_uuid)
         newest = max(later, key=lambda message: (message.created_at, str(message.uuid)))
-        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
-            # The index lags the table; a strongly consistent read tells late from never.
-            if await self.get(newest.sender_uuid, message_group_uuid) is None:
-                raise NoConversationRows(str(message_group_uuid))
-            raise ParticipantsNotVisible(str(message_group_uuid))
+        owners = await self._owners(message_group_uuid, newest.sender_uuid)
         await asyncio.gather(
             *(
                 self._apply_to_row(
@@ -198,6 +212,54 @@ class ConversationsRepository:
         except ConditionFailed:
             # Late, duplicate, partly read or full: decide from the row itself.
             await self._apply_after_reading(row_key, newest, unread_keys)
+
+    async def apply_changes(self, message_group_uuid: UUID, changed: Sequence[Message]) -> None:
+        """Edits and deletes (stream MODIFY records): never reorder, never count a message.
+
+        A row whose last message changed shows the new text (``DELETED_TEXT`` for a tombstone),
+        guarded by ``last_change`` so that a late or duplicated older change never overwrites
+        a newer one; a row that moved on to a newer message is left alone. A deleted message
+        leaves the recipient's unread set, which a duplicate delivery cannot do twice.
+        Streams deliver one item's records in order, so a change never precedes its INSERT.
+        """
+        latest: dict[UUID, Message] = {}
+        for message in changed:
+            seen = latest.get(message.uuid)
+            if seen is None or change_marker(seen) < change_marker(message):
+                latest[message.uuid] = message
+        if not latest:
+            return
+        some = next(iter(latest.values()))
+        owners = await self._owners(message_group_uuid, some.sender_uuid)
+        await asyncio.gather(
+            *(self._apply_change(owner, message) for owner in owners for message in latest.values())
+        )
+
+    async def _apply_change(self, owner: UUID, message: Message) -> None:
+        row_key = keys.conversation_key(owner, message.message_group_uuid)
+        with contextlib.suppress(ConditionFailed):
+            await self.table.update(
+                row_key,
+                update="SET last_message = :text, last_change = :change",
+                condition="last_message_sk = :sk AND "
+                "(attribute_not_exists(last_change) OR last_change < :change)",
+                values={
+                    ":text": message.text,
+                    ":change": change_marker(message),
+                    ":sk": keys.message_sk(message.created_at, message.uuid),
+                },
+            )
+        if message.deleted and message.sender_uuid != owner:
+            with contextlib.suppress(ConditionFailed):
+                await self.table.update(
+                    row_key,
+                    update="DELETE unread_message_keys :deleted",
+                    condition="contains(unread_message_keys, :key)",
+                    values={
+                        ":deleted": {keys.unread_key(message.created_at, message.uuid)},
+                        ":key": keys.unread_key(message.created_at, message.uuid),
+                    },
+                )
 
     async def _apply_after_reading(
         self, row_key: keys.Key, newest: Message, unread_keys: set[str]
