@@ -83,7 +83,7 @@ async def test_messages_sent_through_the_api_update_both_rows_once_per_conversat
     assert await inbox(client, bayko) == baykos
 
 
-async def test_records_other_than_message_inserts_are_ignored(
+async def test_records_other_than_message_inserts_and_changes_are_ignored(
     client: httpx.AsyncClient,
     make_user: MakeUser,
     stream: StreamReader,
@@ -98,10 +98,10 @@ async def test_records_other_than_message_inserts_are_ignored(
         headers={**bayko.headers, "Idempotency-Key": str(uuid4())},
     )
     assert idempotent.status_code == 200, idempotent.text
-    [first, once] = await conversations_messages(table, UUID(group))
+    [_, once] = await conversations_messages(table, UUID(group))
     read = await client.post(f"/api/message_groups/{group}/read", headers=andrew.headers)
     assert read.status_code == 200, read.text  # a conversation row MODIFY
-    await table.update(message_key(first), update="SET edited = :yes", values={":yes": True})
+    # A message's REMOVE (an operator's purge repairs the rows itself).
     await table.client.delete_item(TableName=table.name, Key=serialize(message_key(once)))
 
     records = await stream.new_records()
