@@ -28,6 +28,7 @@ from app.repositories.schema import create_table, describe_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN
+from app.services.moderation import purge_message
 from app.settings import Settings
 from scripts.seed import seed
 
@@ -141,6 +142,20 @@ async def cmd_users_delete(settings: Settings, args: argparse.Namespace) -> None
     _print_json({"deleted": {"uuid": deleted.uuid, "handle": deleted.handle}})
 
 
+async def cmd_messages_purge(settings: Settings, args: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        await _require_table(table)
+        purged = await purge_message(
+            MessagesRepository(table),
+            ConversationsRepository(table),
+            args.message_group_uuid,
+            args.message_uuid,
+        )
+    if purged is None:
+        raise CommandError(f"no message {args.message_uuid} in {args.message_group_uuid}")
+    _print_json({"purged": {"uuid": purged.uuid, "sender_uuid": purged.sender_uuid}})
+
+
 async def _user_by_handle(table: Table, handle: str) -> User:
     user = await UsersRepository(table).get_by_handle(handle)
     if user is None:
@@ -220,6 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete.add_argument("--handle", required=True, type=_handle)
 
+    messages = commands.add_parser("messages", help="message administration")
+    messages_commands = messages.add_subparsers(
+        dest="messages_command", required=True, metavar="ACTION"
+    )
+    purge = messages_commands.add_parser(
+        "purge", help="hard-delete one message (data-protection requests); rows show it deleted"
+    )
+    purge.add_argument("--message-group-uuid", required=True, type=UUID)
+    purge.add_argument("--message-uuid", required=True, type=UUID)
+
     patterns = commands.add_parser("patterns", help="run an access pattern, print its capacity")
     pattern_commands = patterns.add_subparsers(dest="pattern", required=True, metavar="PATTERN")
     get = pattern_commands.add_parser("get-conversation", help="pattern A: a conversation page")
@@ -263,6 +288,7 @@ COMMANDS = {
     "seed": cmd_seed,
     "create": cmd_users_create,
     "delete": cmd_users_delete,
+    "purge": cmd_messages_purge,
     "get-conversation": cmd_get_conversation,
     "list-conversations": cmd_list_conversations,
 }
@@ -283,8 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"ddb: invalid configuration: {error}", file=sys.stderr)
         return 2
-    # A command group's action (``users create``, ``patterns ...``) names the function.
-    action = getattr(args, "users_command", None) or getattr(args, "pattern", None)
+    # A command group's action (``users create``, ``messages purge``, ``patterns ...``) names
+    # the function.
+    action = (
+        getattr(args, "users_command", None)
+        or getattr(args, "messages_command", None)
+        or getattr(args, "pattern", None)
+    )
     command = COMMANDS[action or args.command]
     try:
         asyncio.run(command(settings, args))

@@ -19,6 +19,7 @@ from app.errors import (
     not_message_sender,
 )
 from app.repositories.blocks import BlocksRepository
+from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
 from app.services.cursors import CursorCodec
 from app.services.messaging import MessagingService, refusal_to_send
@@ -26,6 +27,28 @@ from app.services.messaging import MessagingService, refusal_to_send
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def purge_message(
+    messages: MessagesRepository,
+    conversations: ConversationsRepository,
+    message_group_uuid: UUID,
+    message_uuid: UUID,
+) -> Message | None:
+    """Hard delete (data-protection requests): the item itself goes, whoever sent it.
+
+    First a tombstone, so that the text leaves the idempotency record's copy and both rows
+    (applied here, not left to the stream handler), then the item. None if there is no such
+    message. Repeatable: a purge interrupted half-way is finished by running it again.
+    """
+    message = await messages.find(message_group_uuid, message_uuid)
+    if message is None:
+        return None
+    tombstone = await messages.tombstone(message, utc_now()) if not message.deleted else message
+    if tombstone is not None:
+        await conversations.apply_changes(message_group_uuid, [tombstone])
+    await messages.purge(message)
+    return tombstone or message
 
 
 class ModerationService:
