@@ -9,6 +9,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import PROBLEM_JSON, InvalidInput, ProblemDetails, ServiceError
@@ -76,6 +77,17 @@ def _validation_problem(error: RequestValidationError) -> InvalidInput:
     return InvalidInput(str(first["msg"]), code=code, extra={"errors": details})
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route at this path: Starlette's ``Allow`` names only the first
+    route's (``PATCH`` and ``DELETE`` of one message are two routes)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI, error_format: ErrorFormat) -> None:
     def respond(request: Request, error: ServiceError) -> JSONResponse:
         codes = wants_code_list(error_format, request.headers.get("accept"))
@@ -101,8 +113,11 @@ def install_error_handlers(app: FastAPI, error_format: ErrorFormat) -> None:
             code=_HTTP_CODES.get(error.status_code, f"http_{error.status_code}"),
             detail=error.detail if isinstance(error.detail, str) else None,
         )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         codes = wants_code_list(error_format, request.headers.get("accept"))
-        return error_response(problem, dict(error.headers or {}), codes=codes)
+        return error_response(problem, headers, codes=codes)
 
     async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)

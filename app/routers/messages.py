@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
@@ -56,6 +56,39 @@ _PAGE_LINKS = {
         "Mark this conversation read.",
         parameters={"message_group_uuid": "$request.path.message_group_uuid"},
     ),
+    "EditFirstMessage": link(
+        "edit_message",
+        "Edit the page's first message (if it is mine and recent).",
+        parameters={
+            "message_group_uuid": "$request.path.message_group_uuid",
+            "message_uuid": "$response.body#/0/uuid",
+        },
+    ),
+    "DeleteFirstMessage": link(
+        "delete_message",
+        "Delete the page's first message (if it is mine).",
+        parameters={
+            "message_group_uuid": "$request.path.message_group_uuid",
+            "message_uuid": "$response.body#/0/uuid",
+        },
+    ),
+}
+
+
+def _this_message(operation: str, description: str) -> dict[str, Any]:
+    return link(
+        operation,
+        description,
+        parameters={
+            "message_group_uuid": "$request.path.message_group_uuid",
+            "message_uuid": "$response.body#/uuid",
+        },
+    )
+
+
+_EDITED_LINKS = {"DeleteIt": _this_message("delete_message", "Delete the message just edited.")}
+_DELETED_LINKS = {
+    "EditIt": _this_message("edit_message", "Editing a deleted message: 409 message_deleted.")
 }
 
 
@@ -92,13 +125,16 @@ async def read_messages(
     summary="Send a message into a conversation, or to a user by handle",
     description=(
         "With `message_group_uuid`, sends into that conversation (you must be a member). "
-        "With `handle`, sends to that user, starting the conversation if there is none."
+        "With `handle`, sends to that user, starting the conversation if there is none. "
+        "While either of the two blocks the other, sending is refused: 403 `blocked` to the "
+        "one who blocked, the neutral 403 `cannot_message` to the other."
     ),
     responses={
         **problem_responses(
             PayloadTooLarge,
             InvalidInput,
             Unauthenticated,
+            Forbidden,
             NotFound,
             Conflict,
             RateLimited,
@@ -138,7 +174,10 @@ _CHANGE_ERRORS = (PayloadTooLarge, InvalidInput, Unauthenticated, Forbidden, Not
         "message is 409 `message_deleted`; while a block stands, 403 `blocked` or "
         "`cannot_message`."
     ),
-    responses=problem_responses(*_CHANGE_ERRORS, Conflict, RateLimited, Unavailable),
+    responses={
+        **problem_responses(*_CHANGE_ERRORS, Conflict, RateLimited, Unavailable),
+        200: {"links": _EDITED_LINKS},
+    },
     dependencies=[SendLimit],
 )
 async def edit_message(
@@ -161,7 +200,10 @@ async def edit_message(
         "conversation list whose last message it was shows a neutral preview. Deleting again "
         "answers the same."
     ),
-    responses=problem_responses(*_CHANGE_ERRORS, RateLimited, Unavailable),
+    responses={
+        **problem_responses(*_CHANGE_ERRORS, RateLimited, Unavailable),
+        200: {"links": _DELETED_LINKS},
+    },
     dependencies=[SendLimit],
 )
 async def delete_message(
