@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint typecheck lock clean lambda iam image bench
+.PHONY: run test install lint typecheck lock clean lambda image bench
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -27,26 +28,29 @@ typecheck: install
 
 # The suite on the embedded moto server, then the integration tests again on dynalite (a second,
 # stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out).
-test: lint typecheck node_modules/.bin/dynalite
+test: lint typecheck node_modules/.bin/dynalite $(CHROMIUM)
 	$(BIN)/pytest
 	DDB_TARGET=dynalite $(BIN)/pytest -m "not transactions and not streams and not ttl" \
 		tests/routers tests/scripts tests/faults tests/streams
+
+# The browser tests drive Debian's Chromium through Playwright (Playwright cannot download its
+# own browsers here); the emoji font lets screenshots show emoji. Needs root, as CI has.
+$(CHROMIUM):
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji
 
 node_modules/.bin/dynalite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Benchmark: about 5 minutes on 2 cores; results in bench/results/ (BENCH_ARGS=--quick: a smoke
-# run). dynalite comes from package-lock.json; without node/npm everything runs on moto.
+# Benchmark: results in bench/results/ (BENCH_ARGS=--quick: a smoke run). dynalite comes from
+# package-lock.json; without node/npm everything runs on moto.
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Deployment helpers (see deploy/README.md).
 lambda: install
 	$(BIN)/python -m deploy.build_lambda --out build/lambda.zip
-
-iam: install
-	$(BIN)/python -m deploy.iam_actions
 
 image:
 	docker build -t cruddur-messaging .

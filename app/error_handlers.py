@@ -12,27 +12,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import PROBLEM_JSON, InvalidInput, ProblemDetails, ServiceError
+from app.errors import PROBLEM_JSON, VALIDATION_CODES, InvalidInput, ProblemDetails, ServiceError
 from app.settings import ErrorFormat
-from app.text import UNSTORABLE_TEXT
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 # Error types raised by pydantic itself that mean "the body is not JSON at all".
 _MALFORMED_BODY_TYPES = {"json_invalid", "model_attributes_type", "model_type"}
-# Codes our own validators raise (app.schemas); any other pydantic type is "validation_failed".
-_OWN_CODES = {
-    "message_blank",
-    "message_exceed_max_chars_1024",
-    "message_group_uuid_blank",
-    "message_group_uuid_invalid",
-    "user_reciever_handle_blank",
-    "handle_invalid",
-    "message_target_missing",
-    "message_target_ambiguous",
-    UNSTORABLE_TEXT,
-}
 
 
 def wants_code_list(error_format: ErrorFormat, accept: str | None) -> bool:
@@ -72,7 +59,7 @@ def _validation_problem(error: RequestValidationError) -> InvalidInput:
         code = "field_not_allowed"
     elif code == "missing":
         code = "field_required"
-    elif code not in _OWN_CODES:
+    elif code not in VALIDATION_CODES:
         code = "validation_failed"
     return InvalidInput(str(first["msg"]), code=code, extra={"errors": details})
 
@@ -84,7 +71,7 @@ def _allowed_methods(request: Request) -> str:
     methods: set[str] = set()
     for route in request.app.routes:
         if isinstance(route, APIRoute) and route.path_regex.match(path):
-            methods |= route.methods
+            methods |= route.methods or set()
     return ", ".join(sorted(methods))
 
 

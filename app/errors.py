@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 PROBLEM_JSON = "application/problem+json"
+
+ValidationCode = Literal[
+    "message_blank",
+    "message_exceed_max_chars_1024",
+    "message_group_uuid_blank",
+    "message_group_uuid_invalid",
+    "user_reciever_handle_blank",
+    "handle_invalid",
+    "message_target_missing",
+    "message_target_ambiguous",
+    "text_unstorable",
+]
+"""The codes our request validators answer 422 with (the SPA's spellings where it has them);
+the validation handler passes these through and calls any other pydantic error
+``validation_failed``. Declared here only: ``invalid_field`` accepts nothing else."""
+VALIDATION_CODES: frozenset[str] = frozenset(get_args(ValidationCode))
+
+
+def invalid_field(code: ValidationCode, message: str) -> PydanticCustomError:
+    """The error a request validator raises; its type becomes the answer's ``code``."""
+    return PydanticCustomError(code, message)
 
 
 class ProblemDetails(BaseModel):

@@ -15,6 +15,7 @@ from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.routers import blocks, dev, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
+from app.web.routes import mount_client
 
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -73,4 +74,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blocks.router)
     if settings.is_local:
         app.include_router(dev.router)
+    mount_client(app, settings)
     return app

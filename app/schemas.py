@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from app.domain import DELETED_TEXT, Block, Conversation, Message, User
+from app.errors import invalid_field
 from app.text import UNSTORABLE_TEXT, is_storable
 
 MESSAGE_MAX_CHARS = 1024
@@ -52,7 +52,7 @@ class _Request(BaseModel):
         # Every string of every body, whatever its field: JSON may carry lone surrogates
         # (``"\udfff"``), which no field can store (app/text.py).
         if not all(is_storable(text) for text in _strings(data)):
-            raise PydanticCustomError(UNSTORABLE_TEXT, "Text must be valid Unicode.")
+            raise invalid_field(UNSTORABLE_TEXT, "Text must be valid Unicode.")
         return data
 
 
@@ -66,9 +66,9 @@ class _MessageText(_Request):
             return value
         text = value.strip()
         if not text:
-            raise PydanticCustomError("message_blank", "The message is blank.")
+            raise invalid_field("message_blank", "The message is blank.")
         if len(text) > MESSAGE_MAX_CHARS:
-            raise PydanticCustomError(
+            raise invalid_field(
                 "message_exceed_max_chars_1024", "The message is over 1024 characters."
             )
         return text
@@ -100,11 +100,11 @@ class SendMessageRequest(_MessageText):
     def _group_uuid(cls, value: Any) -> Any:
         if isinstance(value, str):
             if not value.strip():
-                raise PydanticCustomError("message_group_uuid_blank", "The conversation is blank.")
+                raise invalid_field("message_group_uuid_blank", "The conversation is blank.")
             try:
                 return UUID(value.strip())
             except ValueError:
-                raise PydanticCustomError(
+                raise invalid_field(
                     "message_group_uuid_invalid", "The conversation id is not a uuid."
                 ) from None
         return value
@@ -115,7 +115,7 @@ class SendMessageRequest(_MessageText):
         if isinstance(value, str):
             handle = value.strip().removeprefix("@")
             if not handle:
-                raise PydanticCustomError("user_reciever_handle_blank", "The handle is blank.")
+                raise invalid_field("user_reciever_handle_blank", "The handle is blank.")
             return handle
         return value
 
@@ -127,11 +127,11 @@ class SendMessageRequest(_MessageText):
     @model_validator(mode="after")
     def _one_target(self) -> Self:
         if self.message_group_uuid is None and self.handle is None:
-            raise PydanticCustomError(
+            raise invalid_field(
                 "message_target_missing", "Give either message_group_uuid or handle."
             )
         if self.message_group_uuid is not None and self.handle is not None:
-            raise PydanticCustomError(
+            raise invalid_field(
                 "message_target_ambiguous", "Give message_group_uuid or handle, not both."
             )
         return self
@@ -139,7 +139,7 @@ class SendMessageRequest(_MessageText):
 
 def validate_handle(value: str) -> str:
     if re.fullmatch(HANDLE_PATTERN, value) is None:
-        raise PydanticCustomError("handle_invalid", "That is not a valid handle.")
+        raise invalid_field("handle_invalid", "That is not a valid handle.")
     return value
 
 

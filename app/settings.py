@@ -6,7 +6,7 @@ import ipaddress
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
@@ -86,6 +86,22 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for pagination cursors; required with cognito auth."
     )
 
+    # The browser client (app/web): Cognito Hosted UI sign-in, and local mode's sign-in list
+    cognito_hosted_ui_domain: str | None = Field(
+        default=None,
+        description="The Hosted UI's https origin, e.g. https://cruddur.auth.us-east-1.amazoncognito.com.",
+    )
+    cognito_web_client_id: str | None = Field(
+        default=None, description="The app client the web client signs in with (public, no secret)."
+    )
+    cognito_web_redirect_uri: str | None = Field(
+        default=None,
+        description="Where the Hosted UI returns, e.g. https://example.com/auth/callback.",
+    )
+    local_sign_in_handles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Handles the local sign-in page offers (comma-separated)."
+    )
+
     # Behaviour
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     message_edit_window_seconds: int = Field(
@@ -142,7 +158,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_comma_separated(cls, data: object) -> object:
         if isinstance(data, dict):
-            for name in ("cognito_app_client_ids", "cors_allowed_origins"):
+            for name in ("cognito_app_client_ids", "cors_allowed_origins", "local_sign_in_handles"):
                 value = data.get(name)
                 if isinstance(value, str):
                     data = {**data, name: [i.strip() for i in value.split(",") if i.strip()]}
@@ -163,6 +179,7 @@ class Settings(BaseSettings):
     def _refuse_unsafe_combinations(self) -> Settings:
         _refuse_unsafe_url("ddb_endpoint_url", self.ddb_endpoint_url, development=self.is_local)
         _refuse_unsafe_url("cognito_jwks_url", self.cognito_jwks_url)
+        self._refuse_incomplete_hosted_ui()
         if self.auth_mode == "cognito":
             missing = [
                 name
@@ -176,6 +193,30 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"auth_mode=cognito requires {', '.join(missing)}")
         return self
+
+    def _refuse_incomplete_hosted_ui(self) -> None:
+        hosted_ui = {
+            "CRUDDUR_COGNITO_HOSTED_UI_DOMAIN": self.cognito_hosted_ui_domain,
+            "CRUDDUR_COGNITO_WEB_CLIENT_ID": self.cognito_web_client_id,
+            "CRUDDUR_COGNITO_WEB_REDIRECT_URI": self.cognito_web_redirect_uri,
+        }
+        given = [name for name, value in hosted_ui.items() if value]
+        if not given:
+            return
+        if len(given) < len(hosted_ui):
+            missing = ", ".join(name for name in hosted_ui if name not in given)
+            raise ValueError(f"the web client's Hosted UI sign-in also needs {missing}")
+        if urlsplit(self.cognito_hosted_ui_domain or "").scheme != "https":
+            raise ValueError("CRUDDUR_COGNITO_HOSTED_UI_DOMAIN must be an https:// origin")
+        _refuse_unsafe_url("cognito_web_redirect_uri", self.cognito_web_redirect_uri)
+        if self.cognito_web_client_id not in self.cognito_app_client_ids:
+            raise ValueError(
+                "CRUDDUR_COGNITO_WEB_CLIENT_ID must be one of CRUDDUR_COGNITO_APP_CLIENT_IDS"
+            )
+
+    @property
+    def hosted_ui_enabled(self) -> bool:
+        return self.auth_mode == "cognito" and self.cognito_hosted_ui_domain is not None
 
     @cached_property
     def cognito_issuer(self) -> str:
@@ -192,10 +233,11 @@ class Settings(BaseSettings):
         return self.auth_mode == "local"
 
 
-def settings_or_exit(program: str) -> Settings:
-    """The settings for a command-line entry point; a clear message and exit 2 if invalid."""
+def settings_or_exit(program: str, **overrides: Any) -> Settings:
+    """The settings for a command-line entry point (``overrides`` from its flags); a clear
+    message and exit 2 if invalid."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as error:
         problems = "\n".join(
             f"  CRUDDUR_{'_'.join(map(str, problem['loc'])).upper() or 'SETTINGS'}: "

@@ -8,9 +8,11 @@ it, so that text some other writer stored never breaks a page.
 from __future__ import annotations
 
 import re
+from typing import Final
 
-UNSTORABLE_TEXT = "text_unstorable"
-"""The stable error code for text with lone surrogates."""
+from app.errors import ValidationCode
+
+UNSTORABLE_TEXT: Final[ValidationCode] = "text_unstorable"
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 REPLACEMENT_CHARACTER = "\ufffd"

@@ -3,6 +3,7 @@
 Same client configuration as the service (``app.ddb.open_client``), same requests (table,
 index, expressions, consistency, conditions, item shapes), so the gap between an endpoint and
 its floor is what the service adds: HTTP, auth, validation, (de)serialization, JSON.
+tests/bench/test_floor_target.py records both sides and fails when they differ.
 """
 
 from __future__ import annotations

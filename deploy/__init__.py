@@ -1,1 +1,1 @@
-"""Deployment to AWS: CloudFormation template, Lambda packaging, IAM derivation (README.md)."""
+"""Deployment to AWS: CloudFormation template, Lambda packaging, IAM grant lists (README.md)."""

@@ -17,19 +17,17 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import ValidationError
-
 from app.ddb import open_client
 from app.domain import User, pair_conversation_uuid
 from app.errors import ServiceError
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
-from app.repositories.schema import create_table, describe_table, drop_table
+from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN
 from app.services.moderation import purge_message
-from app.settings import Settings
+from app.settings import Settings, settings_or_exit
 from scripts.seed import seed
 
 
@@ -57,9 +55,8 @@ async def _table(settings: Settings, capacity: CapacityLog | None = None) -> Asy
 
 
 async def _require_table(table: Table) -> None:
-    async with dynamodb_errors():
-        if await describe_table(table.client, table.name) is None:
-            raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
+    if await table.describe() is None:
+        raise CommandError(f"table {table.name!r} does not exist: run `ddb schema-load` first")
 
 
 def _print_capacity(capacity: CapacityLog) -> None:
@@ -304,11 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if value
     }
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as error:
-        print(f"ddb: invalid configuration: {error}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit("ddb", **overrides)
     # A command group's action (``users create``, ``messages purge``, ``patterns ...``) names
     # the function.
     action = (

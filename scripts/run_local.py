@@ -21,7 +21,7 @@ from app.repositories.table import Table
 from app.serve import build_server
 from app.settings import Settings, settings_or_exit
 from app.streams.worker import run_worker
-from scripts.seed import seed
+from scripts.seed import DEMO_USERS, seed
 
 log = logging.getLogger("run_local")
 
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ddb-port", type=int, default=8000, help="embedded DynamoDB port")
     args = parser.parse_args(argv)
     settings = settings_or_exit("run_local")
+    if not settings.local_sign_in_handles:  # the web client's sign-in page offers the demo users
+        handles = [handle for handle, _ in DEMO_USERS]
+        settings = settings.model_copy(update={"local_sign_in_handles": handles})
     configure_logging(settings)
     with ExitStack() as stack:
         if settings.ddb_endpoint_url is None:

@@ -63,7 +63,7 @@ def settings(ddb_endpoint: str, state_dir: Path) -> Settings:
         ddb_endpoint_url=ddb_endpoint,
         table_name="cruddur-messages-test",
         local_state_dir=state_dir,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 
@@ -198,6 +198,27 @@ async def _write_conversation(sender: User, recipient: User, text: str) -> UUID:
     return group
 
 
+def wait_until_serving(
+    url: str,
+    process: subprocess.Popen[bytes],
+    name: str,
+    *,
+    timeout: float = 15,
+    ready: Callable[[httpx.Response], bool] = lambda _: True,
+) -> None:
+    """Until ``url`` answers (and the answer is ``ready``); fails when the process exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready(httpx.get(url, timeout=1)):
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.05)
+
+
 @contextmanager
 def dynalite_server() -> Iterator[str]:
     """dynalite (npm, in memory) on a free loopback port; `npm ci` installs it."""
@@ -224,15 +245,7 @@ def dynalite_server() -> Iterator[str]:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(endpoint, timeout=0.5)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("dynalite did not start") from None
-                time.sleep(0.05)
+        wait_until_serving(endpoint, process, "dynalite")
         yield endpoint
     finally:
         process.terminate()

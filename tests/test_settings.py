@@ -35,7 +35,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make(**values: Any) -> Settings:
-    return Settings(**values, _env_file=None)  # type: ignore[call-arg]
+    return Settings(**values, _env_file=None)
 
 
 def refusal(**values: Any) -> str:
@@ -96,7 +96,7 @@ def test_secrets_never_appear_in_the_settings_repr() -> None:
 def test_an_env_file_is_read_when_given(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("CRUDDUR_TABLE_NAME=from-env-file\n")
-    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file)
     assert settings.table_name == "from-env-file"
 
 

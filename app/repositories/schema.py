@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from app.repositories.keys import ACTIVITY_INDEX, CONVERSATION_INDEX
-from app.repositories.table import dynamodb_errors
+from app.repositories.table import (
+    OperationUnsupported,
+    Table,
+    TableExists,
+    TableMissing,
+    dynamodb_errors,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -61,25 +65,16 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-async def describe_table(client: DynamoDBClient, table_name: str) -> dict[str, Any] | None:
-    """The table's description, or None when it does not exist."""
-    try:
-        response = await client.describe_table(TableName=table_name)
-    except client.exceptions.ResourceNotFoundException:
-        return None
-    return dict(response["Table"])
-
-
 async def create_table(client: DynamoDBClient, table_name: str) -> bool:
     """Create the table unless it exists, wait until ACTIVE; True when it was created now."""
-    async with dynamodb_errors():
-        existing = await describe_table(client, table_name)
-        created = existing is None
-        if created:
-            try:
+    created = await Table(client, table_name).describe() is None
+    if created:
+        try:
+            async with dynamodb_errors():
                 await client.create_table(**table_definition(table_name))
-            except client.exceptions.ResourceInUseException:
-                created = False  # someone else created it between our describe and create
+        except TableExists:
+            created = False  # someone else created it between our describe and create
+    async with dynamodb_errors():
         waiter = client.get_waiter("table_exists")  # checks at once, then every second
         await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         await _enable_ttl(client, table_name)
@@ -88,28 +83,28 @@ async def create_table(client: DynamoDBClient, table_name: str) -> bool:
 
 async def _enable_ttl(client: DynamoDBClient, table_name: str) -> None:
     try:
-        ttl = await client.describe_time_to_live(TableName=table_name)
-        if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
-            return
-        await client.update_time_to_live(
-            TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-        )
-    except ClientError as error:
+        async with dynamodb_errors():
+            ttl = await client.describe_time_to_live(TableName=table_name)
+            if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+                return
+            await client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
+    except OperationUnsupported:
         # Some DynamoDB-compatible servers (dynalite) lack the TTL API. Expired idempotency
         # records are ignored on read anyway, so the table stays correct, only larger.
-        if error.response.get("Error", {}).get("Code") != "UnknownOperationException":
-            raise
         log.warning("this DynamoDB endpoint has no TTL support; expired items stay stored")
 
 
 async def drop_table(client: DynamoDBClient, table_name: str) -> bool:
     """Delete the table and wait until it is gone; False when there was none."""
-    async with dynamodb_errors():
-        try:
+    try:
+        async with dynamodb_errors():
             await client.delete_table(TableName=table_name)
-        except client.exceptions.ResourceNotFoundException:
-            return False
+    except TableMissing:
+        return False
+    async with dynamodb_errors():
         # Deletion is asynchronous (DELETING): a create right after it would be refused.
         waiter = client.get_waiter("table_not_exists")
         await waiter.wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})

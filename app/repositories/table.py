@@ -44,6 +44,22 @@ class ConditionFailed(Exception):
     """A conditional write did not apply; the calling repository says what that means."""
 
 
+class TableExists(Exception):
+    """CreateTable found the table already there (or being created)."""
+
+
+class OperationUnsupported(Exception):
+    """The server does not implement the operation (dynalite has no TTL API)."""
+
+
+class StreamPositionLost(Exception):
+    """A stream iterator expired, or its position was trimmed (records older than 24 h)."""
+
+
+class TableMissing(Unavailable):
+    default_code = "table_missing"
+
+
 class TransactionCancelled(Exception):
     """TransactWriteItems was cancelled; ``reasons`` holds one code (or None) per operation."""
 
@@ -89,7 +105,9 @@ def _attribute_value(value: Mapping[str, Any]) -> Any:
     # Another writer may have stored text we cannot send back: it is repaired, not refused,
     # so one such item never fails the page that holds it.
     text = value.get("S")
-    return storable(text) if text is not None else _deserializer.deserialize(value)
+    if text is None:
+        return _deserializer.deserialize(value)
+    return text if text.isascii() else storable(text)
 
 
 @asynccontextmanager
@@ -114,7 +132,13 @@ async def dynamodb_errors() -> AsyncIterator[None]:
         if code in UNAVAILABLE_CODES:
             raise Unavailable("DynamoDB is unavailable.", code="dynamodb_unavailable") from error
         if code == "ResourceNotFoundException":
-            raise Unavailable("The table does not exist.", code="table_missing") from error
+            raise TableMissing("The table does not exist.") from error
+        if code == "ResourceInUseException":
+            raise TableExists from error
+        if code in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+            raise StreamPositionLost(code) from error
+        if code == "UnknownOperationException":
+            raise OperationUnsupported(str(error.operation_name)) from error
         log.error("unexpected DynamoDB error", extra={"ddb_error_code": code})
         raise ServiceError(code="internal_error") from error
     except (BotocoreConnectionError, HTTPClientError) as error:
@@ -142,6 +166,15 @@ class Table:
     def _record(self, operation: str, response: Mapping[str, Any]) -> None:
         if self._capacity is not None:
             self._capacity.record(operation, response.get("ConsumedCapacity"))
+
+    async def describe(self) -> dict[str, Any] | None:
+        """The table's description (DescribeTable), or None when it does not exist."""
+        try:
+            async with dynamodb_errors():
+                response = await self.client.describe_table(TableName=self.name)
+        except TableMissing:
+            return None
+        return dict(response["Table"])
 
     async def get(
         self, key: Mapping[str, str], *, consistent: bool = False, projection: str | None = None

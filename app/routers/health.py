@@ -8,8 +8,6 @@ from fastapi import APIRouter, Response
 
 from app.deps import State
 from app.errors import ServiceError
-from app.repositories.schema import describe_table
-from app.repositories.table import dynamodb_errors
 from app.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -46,8 +44,7 @@ async def _table_status(state: State) -> str:
         if state.table_check_fresh():
             return "ok"
         try:
-            async with dynamodb_errors():
-                description = await describe_table(state.ddb, state.settings.table_name)
+            description = await state.table.describe()
         except ServiceError as error:
             return error.code
         if description is None:

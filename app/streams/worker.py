@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
 from app.ddb import open_client
-from app.repositories.schema import describe_table
-from app.repositories.table import Table
+from app.errors import ServiceError
+from app.repositories.table import StreamPositionLost, Table, dynamodb_errors
 from app.settings import Settings, settings_or_exit
 from app.streams.checkpoints import CheckpointFile
 from app.streams.events import lambda_event, sequence_number
@@ -94,9 +94,7 @@ def _record_age_seconds(record: Mapping[str, Any]) -> float:
 
 
 def _error_code(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "unknown"))
-    return type(error).__name__
+    return error.code if isinstance(error, ServiceError) else type(error).__name__
 
 
 class StreamWorker:
@@ -145,7 +143,9 @@ class StreamWorker:
                             "stream worker waiting for table and stream table=%s", self.table_name
                         )
                         reported_missing = True
-                except (BotoCoreError, ClientError) as error:
+                # DynamoDB's answers arrive mapped (dynamodb_errors); BotoCoreError is what the
+                # SDK raises before any answer (credentials, configuration).
+                except (BotoCoreError, ServiceError) as error:
                     log.warning(
                         "stream worker retrying after DynamoDB error table=%s error=%s",
                         self.table_name,
@@ -156,7 +156,7 @@ class StreamWorker:
             log.info("stream worker stopped table=%s", self.table_name)
 
     async def _stream_arn(self) -> str | None:
-        description = await describe_table(self.ddb, self.table_name)
+        description = await Table(self.ddb, self.table_name).describe()
         if description is None or not description.get("StreamSpecification", {}).get(
             "StreamEnabled"
         ):
@@ -191,7 +191,9 @@ class StreamWorker:
         listed: dict[str, str | None] = {}
         params: dict[str, Any] = {"StreamArn": stream_arn}
         while True:
-            description = (await self.streams.describe_stream(**params))["StreamDescription"]
+            async with dynamodb_errors():
+                described = await self.streams.describe_stream(**params)
+            description = described["StreamDescription"]
             for shard in description.get("Shards", []):
                 listed[shard["ShardId"]] = shard.get("ParentShardId")
             last_listed = description.get("LastEvaluatedShardId")
@@ -209,13 +211,11 @@ class StreamWorker:
         if shard.iterator is None:
             shard.iterator = await self._iterator(stream_arn, shard.shard_id)
         try:
-            response = await self.streams.get_records(
-                ShardIterator=shard.iterator, Limit=RECORDS_PER_BATCH
-            )
-        except (
-            self.streams.exceptions.ExpiredIteratorException,
-            self.streams.exceptions.TrimmedDataAccessException,
-        ):
+            async with dynamodb_errors():
+                response = await self.streams.get_records(
+                    ShardIterator=shard.iterator, Limit=RECORDS_PER_BATCH
+                )
+        except StreamPositionLost:
             shard.iterator = None  # start again from the checkpoint
             return 0
         records = response.get("Records", [])
@@ -231,22 +231,24 @@ class StreamWorker:
         position = self.checkpoints.position(stream_arn, shard_id)
         if position is not None:
             try:
-                response = await self.streams.get_shard_iterator(
-                    StreamArn=stream_arn,
-                    ShardId=shard_id,
-                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                    SequenceNumber=position,
-                )
-            except self.streams.exceptions.TrimmedDataAccessException:
+                async with dynamodb_errors():
+                    response = await self.streams.get_shard_iterator(
+                        StreamArn=stream_arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                        SequenceNumber=position,
+                    )
+            except StreamPositionLost:
                 log.warning(
                     "stream checkpoint trimmed, reading from the oldest record shard=%s", shard_id
                 )
             else:
                 log.info("stream shard reading shard=%s after=%s", shard_id, position)
                 return response["ShardIterator"]
-        response = await self.streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )
+        async with dynamodb_errors():
+            response = await self.streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )
         log.info("stream shard reading shard=%s from=oldest", shard_id)
         return response["ShardIterator"]
 

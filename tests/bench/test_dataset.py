@@ -29,7 +29,12 @@ def test_fresh_targets_are_pairs_without_a_conversation_and_never_shared() -> No
     dataset = build_dataset(SMALL)
     users = {user.handle: user for user in dataset.users}
     fresh = descriptors(MESSAGE_HANDLE_NEW, dataset, seed=1)
-    pairs = [frozenset((dataset.users[d["user"]].handle, d["handle"])) for d in fresh]
+    recipients = [d["handle"] for d in fresh]
+    assert all(recipients)
+    pairs = [
+        frozenset((dataset.users[d["user"]].handle, str(handle)))
+        for d, handle in zip(fresh, recipients, strict=True)
+    ]
     assert len(pairs) == len(set(pairs)) == 12 * 11 // 2 - SMALL.conversations
     assert not any(dataset.has_conversation(*(users[handle] for handle in pair)) for pair in pairs)
     first, second = split(fresh, 2)

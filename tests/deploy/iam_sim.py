@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from deploy.iam_actions import TRANSACTION_ITEMS
+from deploy.grants import STREAM, TABLE, TRANSACTION_ITEMS, Grant
 from tests.deploy.cfn import table_arn
 
 Statement = Mapping[str, Any]
@@ -70,6 +70,27 @@ def _queried_partition(params: Mapping[str, Any]) -> str:
     match = re.search(r"(#?\w+)\s*=\s*(:\w+)", params["KeyConditionExpression"])
     assert match is not None, params["KeyConditionExpression"]
     return str(params["ExpressionAttributeValues"][match[2]]["S"])
+
+
+def resource_kind(arn: str, table_name: str) -> str:
+    """``arn`` in the terms of ``deploy.grants``: ``table``, ``index/<name>``, ``stream``."""
+    table = table_arn(table_name)
+    if arn == table:
+        return TABLE
+    if arn.startswith(f"{table}/index/"):
+        return arn.removeprefix(f"{table}/")
+    if arn.startswith(f"{table}/stream/"):
+        return STREAM
+    return arn  # "*" or a foreign ARN: compared as is, so it cannot match by accident
+
+
+def grants_of(calls: Iterable[tuple[str, Mapping[str, Any]]], table_name: str) -> set[Grant]:
+    """What the recorded ``(operation, params)`` calls need, in the terms of deploy.grants."""
+    return {
+        Grant(request.action, resource_kind(request.resource, table_name))
+        for operation, params in calls
+        for request in requests_of(operation, params)
+    }
 
 
 def allowed(statements: Iterable[Statement], request: Request) -> bool:

@@ -1,8 +1,8 @@
 """The DynamoDB calls each component really makes, replayed against its role in the template.
 
-The static derivation (test_iam.py) decides which actions a role holds; this checks the
-rest of each policy against real traffic on the embedded server: resources, partition-key
-conditions (``dynamodb:LeadingKeys``) and transaction-only grants.
+Each component's recorded calls need exactly what deploy/grants.py lists for it (test_iam.py
+checks the template's roles against the same list), and every call passes its role's policy:
+resources, partition-key conditions (``dynamodb:LeadingKeys``) and transaction-only grants.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ import pytest_asyncio
 from app.cognito.post_confirmation import SignUpRefused
 from app.domain import Message, User, pair_conversation_uuid
 from app.lambda_runtime import LambdaRuntime
-from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository, message_item
 from app.repositories.table import Table, serialize
 from app.repositories.users import UsersRepository
 from app.settings import Settings
 from app.streams import handler as stream_handler
+from deploy.grants import CALLS, Grant
 from tests.conftest import MakeUser, RunningApp, start_conversation
 from tests.deploy.cfn import render
 from tests.deploy.conftest import confirmation, invoke
-from tests.deploy.iam_sim import Request, allowed, requests_of
+from tests.deploy.iam_sim import Request, allowed, grants_of, requests_of
 
 pytestmark = pytest.mark.transactions
 
@@ -47,8 +47,8 @@ class CallRecorder:
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls.append((model.name, copy.deepcopy(params)))
 
-    def operations(self) -> set[str]:
-        return {operation for operation, _ in self.calls}
+    def grants(self, table_name: str) -> set[Grant]:
+        return grants_of(self.calls, table_name)
 
     def denied(self, role: str, table_name: str) -> list[Request]:
         statements = render(TableName=table_name).statements(role)
@@ -90,7 +90,7 @@ async def test_the_post_confirmation_trigger_stays_within_its_role(
     with pytest.raises(SignUpRefused):
         await invoke(confirmation("someone", preferred_username="andrew"))
 
-    assert new_clients_recorded.operations() == {"TransactWriteItems", "GetItem"}
+    assert new_clients_recorded.grants(table.name) == CALLS["post_confirmation"]
     assert new_clients_recorded.denied("PostConfirmationRole", table.name) == []
 
 
@@ -140,7 +140,9 @@ async def test_the_stream_handler_stays_within_its_role(
     await messages.add(first, new_conversation=(andrew, bayko))
     await messages.add(reply)
 
-    batch = {"Records": [_inserted(first, 100), _inserted(reply, 200)]}
+    undecodable = _inserted(reply, 300)
+    del undecodable["dynamodb"]["NewImage"]["sender_uuid"]  # goes to the dead-letter store
+    batch = {"Records": [_inserted(first, 100), _inserted(reply, 200), undecodable]}
     delivered = await asyncio.to_thread(stream_handler.handler, batch, None)
     # At-least-once delivery: the duplicate takes the read-then-write path.
     redelivered = await asyncio.to_thread(stream_handler.handler, batch, None)
@@ -149,7 +151,7 @@ async def test_the_stream_handler_stays_within_its_role(
     row = await ConversationsRepository(table).get(andrew.uuid, group)
     assert row is not None
     assert row.last_message == "hi there"
-    assert new_clients_recorded.operations() == {"Query", "UpdateItem", "GetItem"}
+    assert new_clients_recorded.grants(table.name) == CALLS["stream"]
     assert new_clients_recorded.denied("StreamHandlerRole", table.name) == []
 
 
@@ -167,7 +169,7 @@ async def test_the_api_stays_within_its_task_role(
         headers={**andrew.headers, "Idempotency-Key": str(uuid4())},
     )
     assert response.status_code == 200, response.text
-    group = response.json()["message_group_uuid"]
+    group, sent = response.json()["message_group_uuid"], response.json()["uuid"]
     await start_conversation(client, bayko, andrew, "hi, again")  # into the existing one
     for method, path, user in [
         ("POST", "/api/messages", andrew),
@@ -181,17 +183,18 @@ async def test_the_api_stays_within_its_task_role(
         )
         response = await client.request(method, path, json=body, headers=user.headers)
         assert response.status_code == 200, (path, response.text)
+    for method, path, user in [
+        ("PATCH", f"/api/messages/{group}/{sent}", andrew),
+        ("DELETE", f"/api/messages/{group}/{sent}", andrew),
+        ("POST", f"/api/users/@{bayko.user.handle}/block", andrew),
+        ("GET", "/api/blocks", andrew),
+        ("DELETE", f"/api/users/@{bayko.user.handle}/block", andrew),
+    ]:
+        body = {"message": "edited"} if method == "PATCH" else None
+        response = await client.request(method, path, json=body, headers=user.headers)
+        assert response.is_success, (path, response.text)
     running_app.state.table_ready_until = 0.0  # force /readyz to look at the table again
     assert (await client.get("/readyz")).status_code == 200
 
-    assert app_client_recorded.operations() == {
-        "GetItem",
-        "PutItem",
-        "TransactWriteItems",
-        "Query",
-        "UpdateItem",
-        "DescribeTable",
-    }
+    assert app_client_recorded.grants(table.name) == CALLS["api"]
     assert app_client_recorded.denied("ApiTaskRole", table.name) == []
-    indexes = {params.get("IndexName") for op, params in app_client_recorded.calls if op == "Query"}
-    assert indexes == {None, keys.ACTIVITY_INDEX}

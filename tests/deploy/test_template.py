@@ -180,7 +180,7 @@ def test_the_api_environment_output_is_a_valid_production_configuration() -> Non
     variables = dict(assignment.split("=", 1) for assignment in output.split())
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         cursor_secret="s" * 32,  # from a secret store, never a stack output
         **{name.removeprefix("CRUDDUR_").lower(): value for name, value in variables.items()},
     )

@@ -44,6 +44,8 @@ class FaultKind(Enum):
     """TransactWriteItems only: cancelled, one item's reason ``ThrottlingError``."""
     CONNECTION_ERROR = "EndpointConnectionError"
     READ_TIMEOUT = "ReadTimeoutError"
+    EXPIRED_ITERATOR = "ExpiredIteratorException"
+    """DynamoDB Streams' GetRecords: the shard iterator is older than 15 minutes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ class _StaticBody:
         return self._content
 
 
-def _operation_of(request: AWSPreparedRequest) -> str:
+def operation_of(request: AWSPreparedRequest) -> str:
     target = request.headers.get("X-Amz-Target", "")
     if isinstance(target, bytes):
         target = target.decode()
@@ -286,7 +288,7 @@ class FaultInjector:
             call.injected = 0
 
     async def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AioAWSResponse | None:
-        operation = _operation_of(request)
+        operation = operation_of(request)
         self.attempts[operation] += 1
         decoded: list[dict[str, Any]] = []
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from aiobotocore.awsrequest import AioAWSResponse
+from botocore.awsrequest import AWSPreparedRequest
 
 from app import ddb
 from app.repositories.conversations import ConversationsRepository
@@ -24,7 +26,7 @@ from app.streams import worker as worker_module
 from app.streams.handler import SummaryStores, handle_event
 from tests.conftest import MakeUser, RunningApp, start_conversation
 from tests.faults.conftest import FAST_MAX_BACKOFF_SECONDS
-from tests.faults.injector import FaultInjector, FaultKind
+from tests.faults.injector import FaultInjector, FaultKind, fake_answer, operation_of
 from tests.streams.conftest import (
     FastClock,
     StreamReader,
@@ -37,6 +39,37 @@ from tests.streams.conftest import (
 )
 
 pytestmark = pytest.mark.streams
+
+
+def hook_worker_clients(
+    monkeypatch: pytest.MonkeyPatch, service: str, hook: Callable[[Any], object]
+) -> None:
+    """``hook(client)`` on each ``service`` client the local worker opens from now on."""
+
+    async def open_hooked_client(*args: Any, **kwargs: Any) -> Any:
+        client = await ddb.open_client(*args, **kwargs)
+        if client.meta.service_model.service_name == service:
+            hook(client)
+        return client
+
+    monkeypatch.setattr(worker_module, "open_client", open_hooked_client)
+
+
+async def run_worker_until(
+    converged: Callable[[], Awaitable[None]], settings: Settings, state_dir: Path
+) -> None:
+    """The local worker as ``make run`` starts it (polling fast), until ``converged`` holds."""
+    worker_settings = settings.model_copy(
+        update={"local_state_dir": state_dir, "stream_poll_interval_seconds": 0.05}
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker_module.run_worker(worker_settings, stop))
+    try:
+        await eventually(converged, wait_seconds=15)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
 
 
 @pytest_asyncio.fixture
@@ -110,15 +143,8 @@ async def test_the_worker_converges_through_throttled_batches(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def open_hooked_client(*args: Any, **kwargs: Any) -> Any:
-        client = await ddb.open_client(*args, **kwargs)
-        if client.meta.service_model.service_name == "dynamodb":
-            faults.attach(client, max_backoff=FAST_MAX_BACKOFF_SECONDS)
-        return client
-
-    monkeypatch.setattr(worker_module, "open_client", open_hooked_client)
-    worker_settings = settings.model_copy(
-        update={"local_state_dir": tmp_path, "stream_poll_interval_seconds": 0.05}
+    hook_worker_clients(
+        monkeypatch, "dynamodb", lambda c: faults.attach(c, max_backoff=FAST_MAX_BACKOFF_SECONDS)
     )
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, andrew, bayko, "hello")
@@ -127,21 +153,13 @@ async def test_the_worker_converges_through_throttled_batches(
     # Both rows' first update, every attempt: the whole first delivery fails.
     throttled = faults.fail("UpdateItem", FaultKind.THROTTLED, times=2 * settings.ddb_max_attempts)
 
-    stop = asyncio.Event()
+    async def converged() -> None:
+        andrews = (await inbox(client, andrew))[group]
+        assert (andrews["message"], andrews["unread_count"]) == ("three", 3)
+        assert (await inbox(client, bayko))[group]["message"] == "three"
+
     caplog.set_level(logging.WARNING, logger=worker_module.__name__)
-    task = asyncio.create_task(worker_module.run_worker(worker_settings, stop))
-    try:
-
-        async def converged() -> None:
-            andrews = (await inbox(client, andrew))[group]
-            assert (andrews["message"], andrews["unread_count"]) == ("three", 3)
-            assert (await inbox(client, bayko))[group]["message"] == "three"
-
-        await eventually(converged, wait_seconds=15)
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
+    await run_worker_until(converged, settings, tmp_path)
     assert throttled.injected == 2 * settings.ddb_max_attempts
     assert "stream batch failed, holding the checkpoint and retrying" in caplog.text
 
@@ -227,3 +245,36 @@ async def test_the_worker_loses_nothing_through_an_outage(
                 await asyncio.wait_for(task, 5)
     assert "holding the checkpoint and retrying" in caplog.text
     assert "given up" not in caplog.text
+
+
+async def test_the_worker_reads_on_from_its_checkpoint_when_an_iterator_expires(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """GetRecords' ExpiredIteratorException arrives mapped (dynamodb_errors), not as botocore's."""
+    expired: list[str] = []
+
+    async def expire_once(request: AWSPreparedRequest, **_: Any) -> AioAWSResponse | None:
+        if operation_of(request) != "GetRecords" or expired:
+            return None
+        expired.append(request.url)
+        return fake_answer(FaultKind.EXPIRED_ITERATOR, request)
+
+    hook_worker_clients(
+        monkeypatch, "dynamodbstreams", lambda c: c.meta.events.register("before-send", expire_once)
+    )
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    await send(client, bayko, group, "one")
+
+    async def converged() -> None:
+        assert (await inbox(client, andrew))[group]["message"] == "one"
+
+    caplog.set_level(logging.WARNING, logger=worker_module.__name__)
+    await run_worker_until(converged, settings, tmp_path)
+    assert len(expired) == 1
+    assert "retrying after DynamoDB error" not in caplog.text

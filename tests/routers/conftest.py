@@ -46,7 +46,7 @@ def settings_like(settings: Settings, **changes: Any) -> Settings:
     Extra apps never run the local stream worker: the session app's worker (if any) is enough.
     """
     values = {**settings.model_dump(), "stream_worker_enabled": False, **changes}
-    return Settings(**values, _env_file=None)  # type: ignore[call-arg]
+    return Settings(**values, _env_file=None)
 
 
 def closed_loopback_url() -> str:

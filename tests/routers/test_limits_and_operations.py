@@ -171,7 +171,7 @@ def test_logging_config_keeps_the_sdk_quiet_even_at_debug(settings: Settings) ->
 
 
 def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
-    handler_settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    handler_settings = Settings(_env_file=None)
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     try:

@@ -208,10 +208,15 @@ def test_bad_arguments_exit_2(cli_env: None, capsys: pytest.CaptureFixture[str])
 def test_invalid_configuration_exits_2(
     cli_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CRUDDUR_TABLE_NAME", "x")
-    code, _, err = run(capsys, "list-tables")
-    assert code == 2
-    assert "invalid configuration" in err
+    with monkeypatch.context() as patched:  # undone before cli_env's teardown runs
+        patched.setenv("CRUDDUR_TABLE_NAME", "x")
+        with pytest.raises(SystemExit) as exited:
+            main(["list-tables"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "ddb: invalid configuration (environment or .env):\n"
+        "  CRUDDUR_TABLE_NAME: String should match pattern '^[A-Za-z0-9_.-]{3,255}$'\n"
+    )
 
 
 def test_unreachable_endpoint_is_a_clear_error_from_the_real_command() -> None:

@@ -1,0 +1,71 @@
+// Live updates: the events stream when the server has it, otherwise polling ticks.
+// Emits `message`, `conversation`, `read` and `reset` (refetch everything) from the stream,
+// or `tick` every POLL_INTERVAL_MS when polling.
+import { ApiError, request } from "./api.js";
+
+export const POLL_INTERVAL_MS = 3_000;
+const MAX_RECONNECT_DELAY_MS = 30_000;
+const STREAM_EVENTS = ["message", "conversation", "read", "reset"];
+
+export class Live extends EventTarget {
+  mode = "starting";
+  #source = null;
+  #timer = null;
+  #reconnectDelay = 1_000;
+  #stopped = false;
+
+  async start() {
+    try {
+      await this.#connect();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.#poll();
+      else this.#reconnectLater();
+    }
+  }
+
+  stop() {
+    this.#stopped = true;
+    this.#source?.close();
+    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
+  }
+
+  #emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  async #connect() {
+    const { data } = await request("POST", "/api/events/tickets");
+    if (this.#stopped) return;
+    const source = new EventSource(`/api/events?ticket=${encodeURIComponent(data.ticket)}`);
+    this.#source = source;
+    const resumed = this.mode === "lost";
+    this.mode = "stream";
+    for (const name of STREAM_EVENTS) {
+      source.addEventListener(name, (event) => this.#emit(name, JSON.parse(event.data)));
+    }
+    source.addEventListener("open", () => {
+      this.#reconnectDelay = 1_000;
+      // A new connection (new ticket) cannot send Last-Event-ID: catch up by refetching.
+      if (resumed) this.#emit("reset", {});
+    });
+    // While CONNECTING the browser reconnects by itself and resends Last-Event-ID; CLOSED means
+    // it gave up (e.g. the ticket was spent), so start over with a new ticket.
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) this.#reconnectLater();
+    });
+  }
+
+  #reconnectLater() {
+    if (this.#stopped) return;
+    this.mode = "lost";
+    this.#source?.close();
+    this.#timer = setTimeout(() => this.start(), this.#reconnectDelay);
+    this.#reconnectDelay = Math.min(this.#reconnectDelay * 2, MAX_RECONNECT_DELAY_MS);
+  }
+
+  #poll() {
+    this.mode = "poll";
+    this.#timer = setInterval(() => this.#emit("tick", {}), POLL_INTERVAL_MS);
+  }
+}
