@@ -10,8 +10,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
+from app.docs import OPENAPI_URL, install_docs
 from app.error_handlers import install_error_handlers
-from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.routers import blocks, dev, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
@@ -41,11 +46,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI looks the global OpenTelemetry providers up on every request unless told
         # not to: 4-5% of the CPU of a listing (bench/, issue 6).
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        docs_url=None,  # install_docs serves it without a CDN
+        redoc_url=None,
+        openapi_url=OPENAPI_URL if settings.docs_enabled else None,
     )
     app.state.lifecycle = lifecycle  # the server entry point flips it on SIGTERM
     install_error_handlers(app, settings.error_format)
-    # The last added runs first: request ids and access logs see everything, CORS answers
-    # preflights, and the body cap applies before any route parses a body.
+    # The last added runs first: request ids and access logs see everything, protective
+    # headers go on every answer (preflights and 413s too), CORS answers preflights, and the
+    # body cap applies before any route parses a body.
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -66,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         max_age=600,
     )
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age_seconds=settings.hsts_max_age_seconds
+    )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(message_groups.router)
@@ -74,5 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blocks.router)
     if settings.is_local:
         app.include_router(dev.router)
+    if settings.docs_enabled:
+        install_docs(app)
     mount_client(app, settings)
     return app

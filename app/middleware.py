@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and access logs, and the request body size cap."""
+"""Pure ASGI middleware: request ids and access logs, protective headers, the body size cap."""
 
 from __future__ import annotations
 
@@ -111,3 +111,45 @@ class BodySizeLimitMiddleware:
         accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
         codes = wants_code_list(self.error_format, accept)
         await error_response(error.problem(), error.headers, codes=codes)(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Protective headers on every response; ``Cache-Control: no-store`` on ``/api``.
+
+    ``/api`` answers carry private messages, so no cache (browser or shared) may keep them.
+    Nothing may frame the service (clickjacking), browsers must not guess content types, and
+    no URL leaks in a Referer. A header a route set itself is left alone. HSTS is sent only
+    when configured: it belongs where TLS ends, which is in front of this service.
+    """
+
+    def __init__(self, app: ASGIApp, hsts_max_age_seconds: int = 0) -> None:
+        self.app = app
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", b"frame-ancestors 'none'"),
+        ]
+        if hsts_max_age_seconds:
+            common.append(
+                (b"strict-transport-security", f"max-age={hsts_max_age_seconds}".encode())
+            )
+        self._headers = common
+        self._api_headers = [*common, (b"cache-control", b"no-store")]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        added = self._api_headers if path == "/api" or path.startswith("/api/") else self._headers
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in added if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

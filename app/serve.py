@@ -4,18 +4,24 @@ On SIGTERM the service first reports not-ready (/readyz 503) for ``shutdown_drai
 still serving, so load balancers stop routing to it; then uvicorn stops accepting connections,
 lets in-flight requests finish (bounded by --graceful-timeout) and runs the lifespan's
 shutdown, which closes the DynamoDB client. SIGINT (Ctrl-C) skips the drain.
+
+Connections are bounded here too (``CRUDDUR_HTTP_*``): request head size and time
+(app/http_limits.py), idle keep-alive, and a concurrency cap answered with 503.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
 
+from app.http_limits import bounded_head_protocol
 from app.main import create_app
 from app.observability import configure_logging
 from app.settings import Settings, settings_or_exit
@@ -23,11 +29,23 @@ from app.state import Lifecycle
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        lifecycle: Lifecycle,
+        drain_seconds: float,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.lifecycle = lifecycle
         self.drain_seconds = drain_seconds
+        self.on_started = on_started
         self._drain_until: float | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM and self._drain_until is None and self.drain_seconds > 0:
@@ -43,20 +61,30 @@ class DrainingServer(uvicorn.Server):
 
 
 def build_server(
-    settings: Settings, host: str, port: int, **uvicorn_options: object
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    on_started: Callable[[], None] | None = None,
+    **uvicorn_options: object,
 ) -> DrainingServer:
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=bounded_head_protocol(
+            settings.http_max_head_bytes, settings.http_head_timeout_seconds
+        ),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_concurrency,
         access_log=False,  # RequestContextMiddleware logs each request, with its id
         log_config=None,  # keep configure_logging's JSON handler
         server_header=False,
         lifespan="on",  # a failed start-up (missing settings, say) stops the server
         **uvicorn_options,  # type: ignore[arg-type]
     )
-    return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds)
+    return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds, on_started)
 
 
 def main(argv: list[str] | None = None) -> int:

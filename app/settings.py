@@ -121,13 +121,54 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
         description="Origins the browser may call from (comma-separated).",
     )
+    http_max_head_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        le=1048576,
+        description="A request line and headers larger than this get 431 and a closed connection.",
+    )
+    http_head_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A request's line and headers must arrive within this time of its first "
+        "byte, or the connection is closed.",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=4000,
+        description="An idle connection (new, or between requests) is closed after this long. "
+        "Behind a load balancer, set it above the balancer's idle timeout.",
+    )
+    http_max_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Open connections (or requests in flight) beyond which requests get 503.",
+    )
+    hsts_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=63072000,
+        description="Send Strict-Transport-Security with this max-age (0: not sent). Only for "
+        "deployments whose clients reach the service over HTTPS (TLS ended in front).",
+    )
+    docs_enabled: bool = Field(
+        default=True,
+        description="Serve the OpenAPI explorer (/docs, its assets) and /openapi.json.",
+    )
     error_format: ErrorFormat = Field(
         default="problem",
         description="Error bodies: RFC 9457 problem details, or (spa) the JSON array of codes "
         "the Cruddur SPA renders; a request accepting application/problem+json always gets "
         "problem details.",
     )
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="auto: readable text on a terminal in local mode, JSON lines otherwise "
+        "(always with cognito auth, i.e. in production).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     opentelemetry: bool = Field(
         default=False,

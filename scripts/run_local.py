@@ -1,8 +1,9 @@
 """``make run``: the embedded DynamoDB server, schema, demo data, stream worker and the API.
 
-Everything runs on loopback until Ctrl-C, then stops in reverse order. With
-CRUDDUR_DDB_ENDPOINT_URL set (e.g. DynamoDB Local from docker compose) that endpoint is used
-instead of starting the embedded server.
+Everything runs on loopback until Ctrl-C (or SIGTERM), then stops in reverse order: the API
+finishes its requests, the stream worker stops between batches, and the embedded server goes
+last. With CRUDDUR_DDB_ENDPOINT_URL set (e.g. DynamoDB Local from docker compose) that endpoint
+is used instead of starting the embedded server.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
 from app.ddb import open_client
-from app.observability import configure_logging
+from app.docs import DOCS_URL
+from app.observability import configure_logging, text_logs
 from app.repositories.schema import create_table
 from app.repositories.table import Table
 from app.serve import build_server
@@ -24,6 +27,9 @@ from app.streams.worker import run_worker
 from scripts.seed import DEMO_USERS, seed
 
 log = logging.getLogger("run_local")
+
+INTERRUPTED = 130
+"""Exit status after Ctrl-C before the API was up (128 + SIGINT), as shells report it."""
 
 
 async def prepare(settings: Settings) -> None:
@@ -35,17 +41,51 @@ async def prepare(settings: Settings) -> None:
         log.info("seed: %s", report)
 
 
+def banner(settings: Settings, api_url: str) -> str:
+    handles = ", ".join(handle for handle, _ in DEMO_USERS)
+    lines = [
+        "",
+        "cruddur-messaging is up. Ctrl-C stops everything.",
+        f"  web client    {api_url}/",
+        f"  API           {api_url}/api",
+        *([f"  API explorer  {api_url}{DOCS_URL}"] if settings.docs_enabled else []),
+        f"  DynamoDB      {settings.ddb_endpoint_url}",
+        f"  demo users    {handles}",
+        "  a token       curl -s -X POST "
+        f"{api_url}/api/dev/tokens -H 'Content-Type: application/json' "
+        f"""-d '{{"handle": "{DEMO_USERS[0][0]}"}}'""",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 async def serve(settings: Settings, host: str, port: int) -> None:
+    """Until SIGINT/SIGTERM: uvicorn handles them while it serves, these handlers before."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     await prepare(settings)
-    server = build_server(settings, host, port)
-    stop_worker = asyncio.Event()
-    worker = None
-    if settings.stream_worker_enabled:
-        worker = asyncio.create_task(run_worker(settings, stop_worker))
+    if stop.is_set():
+        return
+    api_url = f"http://{host}:{port}"
+
+    def announce() -> None:
+        if text_logs(settings):
+            print(banner(settings, api_url), file=sys.stderr, flush=True)
+        else:
+            log.info("serving api=%s dynamodb=%s", api_url, settings.ddb_endpoint_url)
+
+    server = build_server(settings, host, port, on_started=announce)
+    worker = (
+        asyncio.create_task(run_worker(settings, stop)) if settings.stream_worker_enabled else None
+    )
     try:
-        await server.serve()  # returns after Ctrl-C, once in-flight requests are done
+        # Returns after Ctrl-C, once in-flight requests are done; uvicorn then re-raises the
+        # signal it caught, which lands in the handlers above instead of a KeyboardInterrupt.
+        await server.serve()
     finally:
-        stop_worker.set()
+        stop.set()
         if worker is not None:
             await worker
 
@@ -61,17 +101,20 @@ def main(argv: list[str] | None = None) -> int:
         handles = [handle for handle, _ in DEMO_USERS]
         settings = settings.model_copy(update={"local_sign_in_handles": handles})
     configure_logging(settings)
-    with ExitStack() as stack:
-        if settings.ddb_endpoint_url is None:
-            # Imported here: images that run against DynamoDB Local do not install moto.
-            from scripts.embedded import embedded_dynamodb
+    try:
+        with ExitStack() as stack:
+            if settings.ddb_endpoint_url is None:
+                # Imported here: images that run against DynamoDB Local do not install moto.
+                from scripts.embedded import embedded_dynamodb
 
-            endpoint = stack.enter_context(
-                embedded_dynamodb(args.ddb_port, Path(settings.local_state_dir) / "moto.log")
-            )
-            log.info("embedded DynamoDB (moto) on %s", endpoint)
-            settings = settings.model_copy(update={"ddb_endpoint_url": endpoint})
-        asyncio.run(serve(settings, args.host, args.port))
+                endpoint = stack.enter_context(
+                    embedded_dynamodb(args.ddb_port, Path(settings.local_state_dir) / "moto.log")
+                )
+                log.info("embedded DynamoDB (moto) on %s", endpoint)
+                settings = settings.model_copy(update={"ddb_endpoint_url": endpoint})
+            asyncio.run(serve(settings, args.host, args.port))
+    except KeyboardInterrupt:  # while the embedded server was starting
+        return INTERRUPTED
     return 0
 
 

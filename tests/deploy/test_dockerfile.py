@@ -19,34 +19,17 @@ from pathlib import Path
 import httpx
 
 from deploy.build_lambda import PYTHON_VERSION, REPO
-
-DOCKERFILE = REPO / "Dockerfile"
-
-
-def final_stage() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the last stage, continuation lines joined."""
-    instructions: list[tuple[str, str]] = []
-    logical = ""
-    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        if line.lstrip().startswith("#") or not line.strip():
-            continue
-        logical += line.rstrip().removesuffix("\\") + " " if line.endswith("\\") else line
-        if not line.endswith("\\"):
-            keyword, _, arguments = logical.strip().partition(" ")
-            instructions.append((keyword.upper(), arguments.strip()))
-            logical = ""
-    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
+from tests.deploy.dockerfile import DOCKERFILE, arguments, copied_sources, final_stage, stages
 
 
 def _arguments(keyword: str) -> list[str]:
-    return [arguments for found, arguments in final_stage() if found == keyword]
+    return arguments(final_stage(), keyword)
 
 
 def _environment() -> dict[str, str]:
     variables: dict[str, str] = {}
-    for arguments in _arguments("ENV"):
-        for assignment in arguments.split():
+    for assignment_list in _arguments("ENV"):
+        for assignment in assignment_list.split():
             name, _, value = assignment.partition("=")
             variables[name] = value
     return variables
@@ -71,6 +54,7 @@ def test_the_image_runs_unprivileged_on_the_lambdas_python_in_cognito_mode() -> 
     assert int(uid) > 0
     assert f"ARG PYTHON_IMAGE=python:{PYTHON_VERSION}-slim" in DOCKERFILE.read_text()
     assert _environment()["CRUDDUR_AUTH_MODE"] == "cognito"
+    assert copied_sources(list(stages())[-1]) == {"app"}  # no development scripts
     ignored = (REPO / ".dockerignore").read_text().splitlines()
     assert ignored[ignored.index("*") :][:4] == [
         "*",

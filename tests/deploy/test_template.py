@@ -189,6 +189,17 @@ def test_the_api_environment_output_is_a_valid_production_configuration() -> Non
     assert (
         settings.cognito_issuer == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1"
     )
+    assert settings.cors_allowed_origins == []  # no browser origin unless one is named
+
+
+def test_the_api_environment_output_carries_the_cors_origins() -> None:
+    output = render(CorsAllowedOrigins="https://cruddur.example,https://www.cruddur.example")
+    variables = dict(
+        assignment.split("=", 1) for assignment in output.outputs["ApiEnvironment"].split()
+    )
+    assert variables["CRUDDUR_CORS_ALLOWED_ORIGINS"] == (
+        "https://cruddur.example,https://www.cruddur.example"
+    )
 
 
 def test_only_the_configured_user_pool_may_invoke_the_trigger() -> None:
