@@ -10,6 +10,9 @@ from bench.patterns import BY_NAME
 CAPACITY_TITLES = {
     "summary_update": "E: summary update (per message)",
     "message_total": "C + E: one message, all in",
+    "edit_message": "edit a just-sent message (+ E)",
+    "delete_message": "delete a just-sent message (+ E)",
+    "block_user": "block a user (both rows flagged)",
 }
 
 

@@ -36,7 +36,7 @@ class PairBlocked(Exception):
         self.blockers = blockers
 
 
-FIND_PAGE = 200
+FIND_PAGE = 25
 """Messages read per Query while looking for one by uuid (newest first)."""
 
 
