@@ -228,55 +228,61 @@ class MessagesRepository:
     async def edit(self, message: Message, text: str, edited_at: datetime) -> Message | None:
         """Replace the text in place (same key, so the same position); None if it was deleted
         meanwhile."""
-        try:
-            updated = await self.table.update(
-                _key(message),
-                update="SET message = :text, edited_at = :edited_at",
-                condition="attribute_exists(pk) AND attribute_not_exists(deleted)",
-                values={":text": text, ":edited_at": keys.format_timestamp(edited_at)},
-                return_new=True,
-            )
-        except ConditionFailed:
-            return None
-        assert updated is not None
-        await self._update_claim(
-            updated,
-            "SET message_message = :text, message_edited_at = :edited_at",
-            {":text": text, ":edited_at": updated["edited_at"]},
+        at = keys.format_timestamp(edited_at)
+        return await self._change(
+            message,
+            "SET message = :text, edited_at = :at",
+            "SET message_message = :text, message_edited_at = :at",
+            {":text": text, ":at": at},
+            unless="deleted",
         )
-        return message_from_item(updated)
 
     async def tombstone(self, message: Message, deleted_at: datetime) -> Message | None:
         """Remove the text from the table; the item keeps its place, marked deleted. None if
         the item is gone (purged)."""
+        return await self._change(
+            message,
+            "SET deleted = :true, deleted_at = :at REMOVE message",
+            "SET message_deleted = :true REMOVE message_message",
+            {":true": True, ":at": keys.format_timestamp(deleted_at)},
+        )
+
+    async def _change(
+        self,
+        message: Message,
+        update: str,
+        claim_update: str,
+        values: dict[str, Any],
+        *,
+        unless: str | None = None,
+    ) -> Message | None:
+        """Update the message item and, in step, its idempotency record's copy (which a replay
+        returns); None when the item is gone or has the attribute ``unless``."""
+        condition = "attribute_exists(pk)"
+        if unless is not None:
+            condition += f" AND attribute_not_exists({unless})"
         try:
             updated = await self.table.update(
                 _key(message),
-                update="SET deleted = :true, deleted_at = :deleted_at REMOVE message",
-                condition="attribute_exists(pk)",
-                values={":true": True, ":deleted_at": keys.format_timestamp(deleted_at)},
+                update=update,
+                condition=condition,
+                values=values,
                 return_new=True,
             )
         except ConditionFailed:
             return None
         assert updated is not None
-        await self._update_claim(
-            updated, "SET message_deleted = :true REMOVE message_message", {":true": True}
-        )
+        claim_pk = updated.get("claim_pk")
+        if claim_pk is not None:
+            used = {name: value for name, value in values.items() if name in claim_update}
+            with contextlib.suppress(ConditionFailed):  # expired and removed: nothing to keep
+                await self.table.update(
+                    keys.claim_key(claim_pk),
+                    update=claim_update,
+                    condition="attribute_exists(pk)",
+                    values=used,
+                )
         return message_from_item(updated)
-
-    async def _update_claim(self, item: Item, update: str, values: dict[str, Any]) -> None:
-        """Keep the idempotency record's copy in step: a replay shows the message as it is."""
-        claim_pk = item.get("claim_pk")
-        if claim_pk is None:
-            return
-        with contextlib.suppress(ConditionFailed):  # expired and removed: nothing to keep
-            await self.table.update(
-                keys.claim_key(claim_pk),
-                update=update,
-                condition="attribute_exists(pk)",
-                values=values,
-            )
 
     async def purge(self, message: Message) -> None:
         """Remove the item itself (operators' data-protection requests)."""

@@ -35,6 +35,21 @@ async def apply(conversations: ConversationsRepository, records: list[LambdaReco
     assert await handle_event(event_of(records), conversations) == {"batchItemFailures": []}
 
 
+async def andrews_last_message_applied(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    conversations: ConversationsRepository,
+    text: str,
+) -> tuple[SignedIn, SignedIn, str, dict[str, Any]]:
+    """Andrew, Bayko, their conversation ("hello", then Andrew's ``text``), both rows applied."""
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    sent = await send(client, andrew, group, text)
+    await apply(conversations, await stream.new_records())
+    return andrew, bayko, group, sent
+
+
 async def summaries(
     client: httpx.AsyncClient, group: str, *owners: SignedIn
 ) -> list[tuple[str, int]]:
@@ -102,10 +117,9 @@ async def test_an_edit_and_a_newer_message_in_either_order_leave_the_newer_previ
     conversations: ConversationsRepository,
     edit_first: bool,
 ) -> None:
-    andrew, bayko = await make_user(), await make_user()
-    group = await start_conversation(client, andrew, bayko, "hello")
-    older = await send(client, andrew, group, "older, with a typo")
-    await apply(conversations, await stream.new_records())
+    andrew, bayko, group, older = await andrews_last_message_applied(
+        client, make_user, stream, conversations, "older, with a typo"
+    )
 
     await edit(client, andrew, group, older["uuid"], "older, fixed")
     edited = await stream.new_records()
@@ -124,10 +138,9 @@ async def test_a_late_older_edit_never_overwrites_a_newer_one(
     stream: StreamReader,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, bayko = await make_user(), await make_user()
-    group = await start_conversation(client, andrew, bayko, "hello")
-    last = await send(client, andrew, group, "draft 1")
-    await apply(conversations, await stream.new_records())
+    andrew, bayko, group, last = await andrews_last_message_applied(
+        client, make_user, stream, conversations, "draft 1"
+    )
     await edit(client, andrew, group, last["uuid"], "draft 2")
     second = await stream.new_records()
     await edit(client, andrew, group, last["uuid"], "draft 3")
