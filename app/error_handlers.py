@@ -9,8 +9,8 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.errors import PROBLEM_JSON, VALIDATION_CODES, InvalidInput, ProblemDetails, ServiceError
 from app.settings import ErrorFormat
@@ -64,14 +64,14 @@ def _validation_problem(error: RequestValidationError) -> InvalidInput:
     return InvalidInput(str(first["msg"]), code=code, extra={"errors": details})
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method of every route at this path: Starlette's ``Allow`` names only the first
-    route's (``PATCH`` and ``DELETE`` of one message are two routes)."""
+def _allowed_methods(request: Request, allowed: str) -> str:
+    """Every documented method at this path, with Starlette's ``allowed``: Starlette names only
+    the first matching route's methods (``PATCH`` and ``DELETE`` of a message are two routes)."""
+    methods = {method.strip() for method in allowed.split(",") if method.strip()}
     path = request.url.path
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, APIRoute) and route.path_regex.match(path):
-            methods |= route.methods or set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(path):
+            methods |= {method.upper() for method in operations}
     return ", ".join(sorted(methods))
 
 
@@ -102,7 +102,7 @@ def install_error_handlers(app: FastAPI, error_format: ErrorFormat) -> None:
         )
         headers = dict(error.headers or {})
         if error.status_code == 405:
-            headers["Allow"] = _allowed_methods(request)
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         codes = wants_code_list(error_format, request.headers.get("accept"))
         return error_response(problem, headers, codes=codes)
 
