@@ -76,7 +76,15 @@ async def test_pages_are_oldest_first_and_default_to_the_newest(
         )
     response = await client.get(f"/api/messages/{group}?limit=2", headers=bayko.headers)
     assert [m["message"] for m in response.json()] == ["two", "three"]
-    assert set(response.json()[0]) == {"uuid", "display_name", "handle", "message", "created_at"}
+    assert set(response.json()[0]) == {
+        "uuid",
+        "display_name",
+        "handle",
+        "message",
+        "created_at",
+        "edited_at",
+        "deleted",
+    }
 
 
 async def test_polling_returns_only_newer_messages(
