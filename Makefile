@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install lint typecheck lock clean lambda image bench
+.PHONY: run test install lint typecheck lock clean lambda image bench redis-server
 
 $(BIN)/uv:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -28,10 +28,16 @@ typecheck: install
 
 # The suite on the embedded moto server, then the integration tests again on dynalite (a second,
 # stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out).
-test: lint typecheck node_modules/.bin/dynalite $(CHROMIUM)
+test: lint typecheck node_modules/.bin/dynalite redis-server $(CHROMIUM)
 	$(BIN)/pytest
 	DDB_TARGET=dynalite $(BIN)/pytest -m "not transactions and not streams and not ttl" \
 		tests/routers tests/scripts tests/faults tests/streams
+
+# The event-bus tests start a real Redis server (Debian's redis-server), installed with
+# apt-get when missing (as root, as CI runs).
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 
 # The browser tests drive Debian's Chromium through Playwright (Playwright cannot download its
 # own browsers here); the emoji font lets screenshots show emoji. Needs root, as CI has.

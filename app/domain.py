@@ -29,6 +29,28 @@ class User:
     created_at: datetime | None = None
 
 
+PREVIEW_CHARS = 160
+PREVIEW_MAX_BYTES = 480
+"""A preview is the first 160 characters, and never more than 480 bytes of UTF-8 (so that a
+conversation row stays under DynamoDB's 1 KB write unit whatever the script)."""
+ELLIPSIS = "\u2026"
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: text another writer stored may hold lone surrogates (repaired on reads).
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def preview_of(text: str) -> str:
+    """The bounded preview a conversation list shows: the text, or its start and an ellipsis."""
+    if len(text) <= PREVIEW_CHARS and _utf8_size(text) <= PREVIEW_MAX_BYTES:
+        return text
+    start = text[:PREVIEW_CHARS]
+    while _utf8_size(start) > PREVIEW_MAX_BYTES:
+        start = start[:-1]
+    return start + ELLIPSIS
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     uuid: UUID
@@ -40,9 +62,17 @@ class Message:
     created_at: datetime
     opens_conversation: bool = False
     """Written with the conversation's rows, which already show it."""
+    preview: str = ""
+    """What conversation rows show: ``preview_of(text)`` unless given (as stored on the
+    message item, which the stream handler copies verbatim)."""
     edited_at: datetime | None = None
     deleted: bool = False
-    """A tombstone: its text is gone from the table, ``text`` is ``DELETED_TEXT``."""
+    """A tombstone: its text is gone from the table; ``text`` and ``preview`` are
+    ``DELETED_TEXT``."""
+
+    def __post_init__(self) -> None:
+        if not self.preview:
+            object.__setattr__(self, "preview", preview_of(self.text))
 
 
 DELETED_TEXT = "message deleted"
@@ -59,6 +89,7 @@ class Conversation:
     other_handle: str
     other_display_name: str
     last_message: str
+    """The last message's bounded preview (``Message.preview``)."""
     last_message_at: datetime
     last_message_uuid: UUID
     unread_count: int = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,12 +12,13 @@ from fastapi.telemetry import TelemetryConfig
 
 from app.docs import OPENAPI_URL, install_docs
 from app.error_handlers import install_error_handlers
+from app.events.bus import EventBus
 from app.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from app.routers import blocks, dev, health, message_groups, messages, users
+from app.routers import blocks, dev, events, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
 from app.web.routes import mount_client
@@ -25,14 +26,20 @@ from app.web.routes import mount_client
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    bus: EventBus | None = None,
+    on_message_stored: Callable[[], None] | None = None,
+) -> FastAPI:
+    """``bus`` and ``on_message_stored``: shared with a stream worker in this process."""
     settings = settings or Settings()
 
     lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_state(settings, lifecycle) as state:
+        async with open_state(settings, lifecycle, bus, on_message_stored) as state:
             yield {"app_state": state}
             lifecycle.draining = True
 
@@ -64,7 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
         allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "Last-Event-ID",
+            "X-Request-ID",
+        ],
         expose_headers=[
             "Link",
             "Retry-After",
@@ -84,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(users.router)
     app.include_router(blocks.router)
+    app.include_router(events.router)
     if settings.is_local:
         app.include_router(dev.router)
     if settings.docs_enabled:

@@ -227,9 +227,16 @@ class ConversationOut(BaseModel):
     uuid: UUID = Field(description="The message group (conversation) uuid.")
     display_name: str
     handle: str
-    message: str = Field(description="The last message's text.")
+    message: str = Field(
+        description="A bounded preview of the last message: its text, or its first 160 "
+        "characters (at most 480 bytes of UTF-8) followed by an ellipsis (U+2026) when longer. "
+        "The full text is in the conversation (GET /api/messages/{message_group_uuid})."
+    )
     created_at: datetime = Field(description="When the last message was sent.")
-    unread_count: int = Field(ge=0)
+    unread_count: int = Field(
+        ge=0,
+        description="The other participant's messages after my read marker; 100 means 100 or more.",
+    )
     other_user_uuid: UUID
 
     @classmethod
@@ -334,3 +341,8 @@ class TokenOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class EventTicketOut(BaseModel):
+    ticket: str = Field(description="For `GET /api/events?ticket=`: single use, bound to you.")
+    expires_in: int = Field(description="Seconds the ticket stays usable.")

@@ -21,6 +21,7 @@ from types import FrameType
 
 import uvicorn
 
+from app.events.bus import EventBus
 from app.http_limits import bounded_head_protocol
 from app.main import create_app
 from app.observability import configure_logging
@@ -52,10 +53,14 @@ class DrainingServer(uvicorn.Server):
             self.lifecycle.draining = True
             self._drain_until = time.monotonic() + self.drain_seconds
             return
+        # Event streams never finish by themselves: end them (with a retry hint) now, or
+        # uvicorn would wait for them before the lifespan's shutdown.
+        self.lifecycle.exiting()
         super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
         if self._drain_until is not None and time.monotonic() >= self._drain_until:
+            self.lifecycle.exiting()
             self.should_exit = True
         return await super().on_tick(counter)
 
@@ -65,10 +70,12 @@ def build_server(
     host: str,
     port: int,
     *,
+    bus: EventBus | None = None,
+    on_message_stored: Callable[[], None] | None = None,
     on_started: Callable[[], None] | None = None,
     **uvicorn_options: object,
 ) -> DrainingServer:
-    app = create_app(settings)
+    app = create_app(settings, bus=bus, on_message_stored=on_message_stored)
     config = uvicorn.Config(
         app,
         host=host,

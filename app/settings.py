@@ -188,11 +188,63 @@ class Settings(BaseSettings):
         description="Run the local stream worker beside the API; turn off where the real "
         "Lambda consumes the stream.",
     )
+    sender_read_your_writes: bool = Field(
+        default=True,
+        description="A send moves the sender's own conversation row before answering, so "
+        "their next list shows it (about 2 WCU a message amortised; see the README).",
+    )
     stream_poll_interval_seconds: float = Field(
         default=0.2,
         gt=0,
         le=10,
         description="How long the local stream worker idles between polls.",
+    )
+
+    # Real-time events (GET /api/events)
+    events_redis_url: str | None = Field(
+        default=None,
+        description="Redis/Valkey pub/sub between processes (redis:// or rediss://); unset "
+        "means in-process delivery, for one process that also runs the stream worker.",
+    )
+    events_queue_size: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Events buffered per open stream; a client that lets more pile up is "
+        "disconnected and resumes with Last-Event-ID.",
+    )
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="A comment line this often on an idle stream."
+    )
+    events_send_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="A stream whose socket takes longer is closed."
+    )
+    events_ticket_ttl_seconds: int = Field(
+        default=30, ge=1, le=600, description="How long a stream ticket may wait to be used."
+    )
+    events_max_streams_per_user: int = Field(
+        default=8, ge=1, le=100_000, description="Open streams per user and process; more is 429."
+    )
+    events_retry_ms: int = Field(
+        default=3000, ge=0, le=600_000, description="The `retry:` a stream tells clients."
+    )
+    events_replay_horizon_seconds: int = Field(
+        default=86400,
+        ge=60,
+        description="A Last-Event-ID older than this gets `reset` instead of a replay.",
+    )
+    events_replay_overlap_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="A replay starts this long before Last-Event-ID: events are published "
+        "after the stream handler ran, not in message-time order.",
+    )
+    events_replay_max_conversations: int = Field(
+        default=20, ge=1, le=50, description="More changed conversations than this: `reset`."
+    )
+    events_replay_max_messages: int = Field(
+        default=50, ge=1, le=50, description="More new messages in one conversation: `reset`."
     )
 
     @model_validator(mode="before")
@@ -220,6 +272,11 @@ class Settings(BaseSettings):
     def _refuse_unsafe_combinations(self) -> Settings:
         _refuse_unsafe_url("ddb_endpoint_url", self.ddb_endpoint_url, development=self.is_local)
         _refuse_unsafe_url("cognito_jwks_url", self.cognito_jwks_url)
+        if self.events_redis_url is not None and urlsplit(self.events_redis_url).scheme not in {
+            "redis",
+            "rediss",
+        }:
+            raise ValueError("events_redis_url must be a redis:// or rediss:// URL")
         self._refuse_incomplete_hosted_ui()
         if self.auth_mode == "cognito":
             missing = [

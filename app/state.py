@@ -17,6 +17,8 @@ from app.auth.local_issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
 from app.ddb import open_client
 from app.domain import User
 from app.errors import Unavailable
+from app.events.bus import EventBus, Hub, build_bus, redis_client
+from app.events.tickets import TicketBook
 from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
 from app.repositories.blocks import BlocksRepository
@@ -71,6 +73,20 @@ class Lifecycle:
     """Shared between the server and the app: set when a shutdown signal arrives."""
 
     draining: bool = False
+    _on_exit: list[Callable[[], None]] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def on_exit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on this loop when the server stops serving (see ``exiting``)."""
+        self._loop = asyncio.get_running_loop()
+        self._on_exit.append(callback)
+
+    def exiting(self) -> None:
+        """Called by the server, possibly from a signal handler, as it stops accepting."""
+        callbacks, self._on_exit = self._on_exit, []
+        if self._loop is not None:
+            for callback in callbacks:
+                self._loop.call_soon_threadsafe(callback)
 
 
 @dataclass
@@ -87,6 +103,8 @@ class AppState:
     messaging: MessagingService
     """Built once: the service and its repositories only hold the shared table and cursors."""
     moderation: ModerationService
+    bus: EventBus
+    tickets: TicketBook
     identities: IdentityCache
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
@@ -97,7 +115,15 @@ class AppState:
 
 
 @asynccontextmanager
-async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[AppState]:
+async def open_state(
+    settings: Settings,
+    lifecycle: Lifecycle,
+    bus: EventBus | None = None,
+    on_message_stored: Callable[[], None] | None = None,
+) -> AsyncIterator[AppState]:
+    """``bus``: one shared with an in-process stream worker (``make run``); by default the
+    settings choose (Redis when configured, else in-process). ``on_message_stored`` wakes
+    that worker."""
     async with AsyncExitStack() as stack:
         ddb = await open_client(settings, stack)
         local_issuer = None
@@ -132,12 +158,27 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             await key_source.ensure_loaded()
         table = Table(ddb, settings.table_name)
         cursors = CursorCodec(cursor_secret)
+        if bus is None:
+            bus = build_bus(
+                settings.events_redis_url,
+                Hub(settings.events_queue_size, settings.events_max_streams_per_user),
+            )
+            await bus.start()
+            stack.push_async_callback(bus.aclose)
+        lifecycle.on_exit(bus.hub.shutdown)
+        shared = None
+        if settings.events_redis_url:
+            shared = redis_client(settings.events_redis_url)
+            stack.push_async_callback(shared.aclose)
         messaging = MessagingService(
             UsersRepository(table),
             ConversationsRepository(table),
             MessagesRepository(table),
             cursors,
             settings.idempotency_ttl_seconds,
+            publisher=bus,
+            on_stored=on_message_stored,
+            sender_read_your_writes=settings.sender_read_your_writes,
         )
         yield AppState(
             settings=settings,
@@ -154,4 +195,6 @@ async def open_state(settings: Settings, lifecycle: Lifecycle) -> AsyncIterator[
             moderation=ModerationService(
                 messaging, BlocksRepository(table), cursors, settings.message_edit_window_seconds
             ),
+            bus=bus,
+            tickets=TicketBook(cursor_secret, settings.events_ticket_ttl_seconds, shared),
         )

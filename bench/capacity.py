@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 from app.domain import DELETED_TEXT, Message, User, pair_conversation_uuid
 from app.repositories import keys
 from app.repositories.blocks import BLOCKED_BY
-from app.repositories.conversations import UNREAD_CAP, change_marker, new_row_item
+from app.repositories.conversations import change_marker, new_row_item
 from app.repositories.messages import FIND_PAGE, message_item
 from app.repositories.schema import TTL_ATTRIBUTE, table_definition
 from app.repositories.table import Item
@@ -42,12 +42,15 @@ from bench.reference_design import (
     reference_message_item,
     reference_row_item,
 )
+from bench.summary_upkeep import PER_BATCH, burst_per_message, worst_per_message
 from bench.workload import Descriptor
 
 SUMMARY_UPDATE = "summary_update"
 """Pattern E, per message: the stream handler's work."""
 MESSAGE_TOTAL = "message_total"
 """C + E: everything one message into an existing conversation costs."""
+SUMMARY_UPKEEP_WORST = "summary_upkeep_worst"
+SUMMARY_UPKEEP_BURST = "summary_upkeep_burst"
 EDIT_MESSAGE = "edit_message"
 DELETE_MESSAGE = "delete_message"
 BLOCK_USER = "block_user"
@@ -115,19 +118,20 @@ def _new_message(sender: User, group: UUID, text: str | None) -> Message:
 
 
 def summary_after(row: Item, message: Message, owner: User) -> Item:
-    """The row after the stream handler's common case (``ConversationsRepository``'s one
-    conditional update): summary moved to ``message``, which is unread for the recipient.
+    """The row after the in-order update (``ConversationsRepository``'s one conditional write,
+    by the stream handler for the recipient and by the send path for the sender): summary
+    moved to ``message``, counted unread for the recipient.
 
     A copy of what DynamoDB does with the repository's update expression, held to the real
     thing by tests/bench/test_capacity_rows.py."""
-    unread = set(row.get("unread_message_keys") or set())
-    if message.sender_uuid != owner.uuid and len(unread) < UNREAD_CAP:
-        unread.add(keys.unread_key(message.created_at, message.uuid))
+    unread = int(row.get("unread_count") or 0)
+    if message.sender_uuid != owner.uuid:
+        unread += 1
     return {
         **row,
-        "last_message": message.text,
+        "last_message": message.preview,
         "last_message_sk": keys.message_sk(message.created_at, message.uuid),
-        "unread_message_keys": unread or None,
+        "unread_count": unread or None,
     }
 
 
@@ -159,9 +163,17 @@ class _Costs:
     def send_message(self, request: Descriptor) -> Units:
         sender, conversation = self._member_of(request)
         message = _new_message(sender, conversation.message_group_uuid, request["text"])
-        return get_cost(_row(conversation, sender), consistent=True).add(
-            write_cost(OURS, None, message_item(message))
+        return (
+            get_cost(_row(conversation, sender), consistent=True)
+            .add(write_cost(OURS, None, message_item(message)))
+            .add(self._own_row(conversation, sender, message))
         )
+
+    @staticmethod
+    def _own_row(conversation: SeededConversation, sender: User, message: Message) -> Units:
+        """The sender's row moved by the send itself (read-your-writes, on by default)."""
+        row = _row(conversation, sender)
+        return write_cost(OURS, row, summary_after(row, message, sender))
 
     def message_handle_existing(self, request: Descriptor) -> Units:
         recipient = self._recipient(request)
@@ -201,7 +213,8 @@ class _Costs:
             get_cost(_row(conversation, sender), consistent=True)
         )
         units.add(write_cost(OURS, None, stored, transactional=True))
-        return units.add(write_cost(OURS, None, claim, transactional=True))
+        units.add(write_cost(OURS, None, claim, transactional=True))
+        return units.add(self._own_row(conversation, sender, message))
 
     def summary_update(self, request: Descriptor) -> Units:
         sender, conversation = self._member_of(request)
@@ -215,7 +228,12 @@ class _Costs:
             OURS, [row for row, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX
         )
         for row, owner in rows:
-            units.add(write_cost(OURS, row, summary_after(row, message, owner)))
+            # The recipient's row; the sender's the send moved (counted there), and the
+            # handler reads it (strongly) to find it already there.
+            if owner == sender:
+                units.add(get_cost(row, consistent=True))
+            else:
+                units.add(write_cost(OURS, row, summary_after(row, message, owner)))
         return units
 
     # Edit, delete, block (issue 16).
@@ -236,14 +254,16 @@ class _Costs:
             query_cost(OURS, [r for r, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX)
         )
         for row, owner in rows:
-            new_row = {**row, "last_message": after.text, "last_change": change_marker(after)}
+            new_row = {**row, "last_message": after.preview, "last_change": change_marker(after)}
             units.add(write_cost(OURS, row, new_row))
-            if after.deleted and owner != sender:  # out of the recipient's unread set
-                unread = set(new_row.get("unread_message_keys") or set())
-                unread.discard(keys.unread_key(message.created_at, message.uuid))
-                units.add(
-                    write_cost(OURS, new_row, {**new_row, "unread_message_keys": unread or None})
-                )
+            if after.deleted and owner != sender:
+                # Recount: the row (strongly), the unread messages, the lowered count.
+                unread = int(new_row.get("unread_count") or 0)
+                tail = [message_item(m) for m in conversation.messages[-unread:]] if unread else []
+                units.add(get_cost(new_row, consistent=True))
+                units.add(query_cost(OURS, tail, consistent=True))
+                lowered = {**new_row, "unread_count": max(0, unread - 1) or None}
+                units.add(write_cost(OURS, new_row, lowered))
         return units
 
     def edit_message(self, request: Descriptor) -> Units:
@@ -368,7 +388,7 @@ def _plan(costs: _Costs) -> list[_Row]:
         _Row(SEND_IDEMPOTENT, SEND_IDEMPOTENT.name, costs.send_idempotent, None,
              "reference: no idempotency"),
         _Row(SEND_MESSAGE, SUMMARY_UPDATE, costs.summary_update, costs.reference_summary_update,
-             "per message, both participants' rows"),
+             "per message; ours: the recipient's row (the send moves the sender's)"),
         _Row(SEND_MESSAGE, EDIT_MESSAGE, costs.edit_message, None, "reference: no edits"),
         _Row(SEND_MESSAGE, DELETE_MESSAGE, costs.delete_message, None, "reference: no deletes"),
         _Row(SEND_MESSAGE, BLOCK_USER, costs.block_user, None, "reference: no blocks"),
@@ -397,4 +417,20 @@ def computed_capacity(
     if samples.get(SEND_MESSAGE):
         for design, units in per_message.items():
             figures.append(_figure(MESSAGE_TOTAL, design, units, "C + E"))
+        figures += upkeep_figures()
+    return figures
+
+
+def upkeep_figures() -> list[CapacityFigure]:
+    """Pattern E per message, the previous row design against this one (bench/summary_upkeep)."""
+    figures = [
+        _figure(SUMMARY_UPKEEP_WORST, design, units, "rows at the unread cap, widest text")
+        for design, units in worst_per_message().items()
+    ]
+    for per_batch in PER_BATCH:
+        note = f"20-sender burst, {per_batch} message(s) of a conversation per batch"
+        figures += [
+            _figure(f"{SUMMARY_UPKEEP_BURST}_{per_batch}", design, units, note)
+            for design, units in burst_per_message(per_batch).items()
+        ]
     return figures

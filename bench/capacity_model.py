@@ -25,7 +25,9 @@ TABLE = "table"
 class Index:
     name: str
     key_attributes: tuple[str, ...]
-    projection: Literal["ALL", "KEYS_ONLY"]
+    projection: Literal["ALL", "KEYS_ONLY", "INCLUDE"]
+    included: tuple[str, ...] = ()
+    """The non-key attributes of an INCLUDE projection."""
 
     def entry(self, item: Item | None, table_keys: tuple[str, ...]) -> Item | None:
         """What the index holds for ``item``; None when the item is not in the index."""
@@ -33,7 +35,11 @@ class Index:
             return None
         if self.projection == "ALL":
             return dict(item)
-        return {name: item[name] for name in (*table_keys, *self.key_attributes)}
+        entry = {name: item[name] for name in (*table_keys, *self.key_attributes)}
+        for name in self.included:
+            if item.get(name) is not None:
+                entry[name] = item[name]
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class Schema:
                 index["IndexName"],
                 keys_of(index["KeySchema"]),
                 index["Projection"]["ProjectionType"],
+                tuple(index["Projection"].get("NonKeyAttributes", ())),
             )
             for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
             for index in definition.get(kind, [])

@@ -154,11 +154,30 @@ class FloorTarget:
             TableName=self._table, Item=serialize(message_item(message)), ConditionExpression=_NEW
         )
 
+    async def _move_own_row(self, message: Message) -> None:
+        """The sender's row moved by the send (read-your-writes, the service's default)."""
+        await self.client.update_item(
+            TableName=self._table,
+            Key=serialize(keys.conversation_key(message.sender_uuid, message.message_group_uuid)),
+            UpdateExpression="SET last_message = :preview, last_message_sk = :sk",
+            ConditionExpression="attribute_exists(pk) AND "
+            "(attribute_not_exists(last_message_sk) OR last_message_sk < :oldest_unread)",
+            ExpressionAttributeValues=serialize(
+                {
+                    ":preview": message.preview,
+                    ":sk": keys.message_sk(message.created_at, message.uuid),
+                    ":oldest_unread": keys.message_sk(message.created_at, message.uuid),
+                }
+            ),
+        )
+
     async def _send_message(self, request: Descriptor) -> None:
         sender, group = self._users[request["user"]], UUID(request["group"] or "")
         if await self._membership(sender, group) is None:
             raise FloorMismatch("not a member")
-        await self._put_message(self._new_message(sender, group, request["text"] or ""))
+        message = self._new_message(sender, group, request["text"] or "")
+        await self._put_message(message)
+        await self._move_own_row(message)
 
     async def _recipient(self, handle: str) -> User:
         response = await self.client.get_item(
@@ -175,7 +194,9 @@ class FloorTarget:
         group = pair_conversation_uuid(sender.uuid, recipient.uuid)
         if await self._membership(sender, group) is None:
             raise FloorMismatch("no conversation yet")
-        await self._put_message(self._new_message(sender, group, request["text"] or ""))
+        message = self._new_message(sender, group, request["text"] or "")
+        await self._put_message(message)
+        await self._move_own_row(message)
 
     def _put_op(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
         return {
@@ -237,3 +258,4 @@ class FloorTarget:
         await self.client.transact_write_items(
             TransactItems=[self._put_op(stored), self._put_op(claim)]
         )
+        await self._move_own_row(message)

@@ -6,10 +6,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bench.patterns import BY_NAME
+from bench.summary_upkeep import PER_BATCH
 
 CAPACITY_TITLES = {
     "summary_update": "E: summary update (per message)",
     "message_total": "C + E: one message, all in",
+    "summary_upkeep_worst": "E: upkeep per message, worst case",
+    **{
+        f"summary_upkeep_burst_{per_batch}": f"E: upkeep per message, burst, {per_batch} per batch"
+        for per_batch in PER_BATCH
+    },
     "edit_message": "edit a just-sent message (+ E)",
     "delete_message": "delete a just-sent message (+ E)",
     "block_user": "block a user (both rows flagged)",

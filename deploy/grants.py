@@ -63,6 +63,7 @@ CALLS: dict[str, frozenset[Grant]] = {
             Grant("dynamodb:UpdateItem", TABLE),  # move each row forward
             Grant("dynamodb:GetItem", TABLE),  # late or duplicate deliveries
             Grant("dynamodb:PutItem", TABLE),  # records that can never apply, set aside
+            Grant("dynamodb:Query", TABLE),  # recount a conversation's messages (MSG# only)
         }
     ),
     "post_confirmation": frozenset(

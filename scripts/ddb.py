@@ -20,13 +20,16 @@ from uuid import UUID, uuid4
 from app.ddb import open_client
 from app.domain import User, pair_conversation_uuid
 from app.errors import ServiceError
+from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
+from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN
 from app.services.moderation import purge_message
+from app.services.summaries_repair import SummariesRepair, decode_position
 from app.settings import Settings, settings_or_exit
 from scripts.seed import seed
 
@@ -160,6 +163,34 @@ async def _user_by_handle(table: Table, handle: str) -> User:
     return user
 
 
+async def cmd_summaries_repair(settings: Settings, args: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        await _require_table(table)
+        repair = SummariesRepair(
+            ConversationsRepository(table),
+            DeadLettersRepository(table),
+            BlocksRepository(table),
+            rows_per_second=args.rate,
+        )
+        if args.conversation is not None:
+            await repair.conversation(args.conversation)
+        elif args.handle is not None:
+            await repair.user((await _user_by_handle(table, args.handle)).uuid)
+        else:
+            await repair.set_aside_records()
+            if args.all:
+
+                def progress(position: str) -> None:
+                    print(f"-- to resume: ddb summaries repair --all --after {position}")
+
+                await repair.everything(after=args.after, progress=progress)
+    report = repair.report
+    print(
+        f"checked {report.rows_checked} rows, repaired {report.rows_repaired}; "
+        f"processed {report.dead_letters_processed} dead letters"
+    )
+
+
 async def cmd_get_conversation(settings: Settings, args: argparse.Namespace) -> None:
     capacity = CapacityLog()
     async with _table(settings) as table:
@@ -242,6 +273,26 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--message-group-uuid", required=True, type=UUID)
     purge.add_argument("--message-uuid", required=True, type=UUID)
 
+    summaries = commands.add_parser("summaries", help="conversation rows (pattern E)")
+    summaries_commands = summaries.add_subparsers(
+        dest="summaries_command", required=True, metavar="ACTION"
+    )
+    repair = summaries_commands.add_parser(
+        "repair",
+        help="recompute rows from the stored messages (safe while the stream handler runs)",
+    )
+    scope = repair.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--conversation", type=UUID, help="both rows of one conversation")
+    scope.add_argument("--handle", help="every conversation of one user")
+    scope.add_argument("--all", action="store_true", help="every row, then the dead letters")
+    scope.add_argument(
+        "--dead-letters", action="store_true", help="only the records set aside by the stream"
+    )
+    repair.add_argument("--after", type=_position, help="resume --all from a position it printed")
+    repair.add_argument(
+        "--rate", type=_rate, default=50.0, help="rows per second at most (default 50)"
+    )
+
     patterns = commands.add_parser("patterns", help="run an access pattern, print its capacity")
     pattern_commands = patterns.add_subparsers(dest="pattern", required=True, metavar="PATTERN")
     get = pattern_commands.add_parser("get-conversation", help="pattern A: a conversation page")
@@ -270,6 +321,20 @@ def _non_blank(value: str) -> str:
     return value.strip()
 
 
+def _position(value: str) -> dict[str, Any]:
+    try:
+        return decode_position(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not rate > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return rate
+
+
 def _page_limit(value: str) -> int:
     limit = int(value)
     if not 1 <= limit <= 50:
@@ -286,6 +351,7 @@ COMMANDS = {
     "create": cmd_users_create,
     "delete": cmd_users_delete,
     "purge": cmd_messages_purge,
+    "repair": cmd_summaries_repair,
     "get-conversation": cmd_get_conversation,
     "list-conversations": cmd_list_conversations,
 }
@@ -304,10 +370,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_or_exit("ddb", **overrides)
     # A command group's action (``users create``, ``messages purge``, ``patterns ...``) names
     # the function.
-    action = (
-        getattr(args, "users_command", None)
-        or getattr(args, "messages_command", None)
-        or getattr(args, "pattern", None)
+    action = next(
+        (
+            getattr(args, name)
+            for name in ("users_command", "messages_command", "summaries_command", "pattern")
+            if getattr(args, name, None)
+        ),
+        None,
     )
     command = COMMANDS[action or args.command]
     try:

@@ -13,15 +13,17 @@ import asyncio
 import logging
 import signal
 import sys
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from pathlib import Path
 
 from app.ddb import open_client
 from app.docs import DOCS_URL
+from app.events.bus import Hub, build_bus
 from app.observability import configure_logging, text_logs
 from app.repositories.schema import create_table
 from app.repositories.table import Table
-from app.serve import build_server
+from app.serve import DrainingServer, build_server
 from app.settings import Settings, settings_or_exit
 from app.streams.worker import run_worker
 from scripts.seed import DEMO_USERS, seed
@@ -76,18 +78,55 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         else:
             log.info("serving api=%s dynamodb=%s", api_url, settings.ddb_endpoint_url)
 
-    server = build_server(settings, host, port, on_started=announce)
-    worker = (
-        asyncio.create_task(run_worker(settings, stop)) if settings.stream_worker_enabled else None
-    )
-    try:
+    async with serving_with_worker(settings, host, port, stop, on_started=announce) as server:
         # Returns after Ctrl-C, once in-flight requests are done; uvicorn then re-raises the
         # signal it caught, which lands in the handlers above instead of a KeyboardInterrupt.
         await server.serve()
+
+
+@asynccontextmanager
+async def serving_with_worker(
+    settings: Settings,
+    host: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    *,
+    on_started: Callable[[], None] | None = None,
+    **uvicorn_options: object,
+) -> AsyncIterator[DrainingServer]:
+    """The API server and (when enabled) the stream worker, sharing one event bus; the worker
+    runs until ``stop`` is set or the block ends.
+
+    On the default in-process bus the worker's events reach this server's streams directly,
+    and each stored message wakes the worker at once instead of after its poll interval.
+    With Redis configured, events travel through Redis as they would between processes.
+    """
+    stop = stop or asyncio.Event()
+    bus = build_bus(
+        settings.events_redis_url,
+        Hub(settings.events_queue_size, settings.events_max_streams_per_user),
+    )
+    await bus.start()
+    wake = asyncio.Event()
+    server = build_server(
+        settings,
+        host,
+        port,
+        bus=bus,
+        on_message_stored=wake.set,
+        on_started=on_started,
+        **uvicorn_options,
+    )
+    worker = None
+    if settings.stream_worker_enabled:
+        worker = asyncio.create_task(run_worker(settings, stop, bus, wake))
+    try:
+        yield server
     finally:
         stop.set()
         if worker is not None:
             await worker
+        await bus.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 Key = dict[str, str]
@@ -12,6 +12,17 @@ CONVERSATION_INDEX = "message-group-sk-index"
 """Sparse GSI (message_group_uuid, sk): every participant row of a conversation."""
 ACTIVITY_INDEX = "conversation-activity-index"
 """LSI (pk, last_message_sk): one owner's conversations ordered by latest message."""
+ACTIVITY_PROJECTION = (
+    "other_user_uuid",
+    "other_handle",
+    "other_display_name",
+    "last_message",
+    "unread_count",
+    "read_up_to",
+    "blocked_by",
+)
+"""The row attributes the LSI carries besides keys: what the conversation list shows, and
+``blocked_by``, which its filter reads (a blocker's row is left out of their list)."""
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -57,6 +68,10 @@ def conversation_key(owner_uuid: UUID, message_group_uuid: UUID) -> Key:
     return {"pk": conversations_pk(owner_uuid), "sk": f"GRP#{message_group_uuid}"}
 
 
+def group_of_conversation_sk(sk: str) -> UUID:
+    return UUID(sk.removeprefix("GRP#"))
+
+
 def owner_of_conversation_pk(pk: str) -> UUID:
     return UUID(pk.removeprefix("GRP#"))
 
@@ -70,6 +85,11 @@ def message_sk(created_at: datetime, message_uuid: UUID) -> str:
     return f"{format_timestamp(created_at)}#{message_uuid}"
 
 
+def message_sk_floor(moment: datetime) -> str:
+    """Sorts before the key of every message sent at or after ``moment``."""
+    return format_timestamp(moment)
+
+
 def parse_message_sk(sk: str) -> tuple[datetime, UUID]:
     timestamp, _, message_uuid = sk.partition("#")
     return parse_timestamp(timestamp), UUID(message_uuid)
@@ -80,25 +100,10 @@ def is_message_pk(pk: str) -> bool:
 
 
 def group_of_message_pk(pk: str) -> UUID:
+    """Raises ValueError when ``pk`` is not a message partition key."""
+    if not is_message_pk(pk):
+        raise ValueError(f"not a message partition key: {pk!r}")
     return UUID(pk.removeprefix("MSG#"))
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def unread_key(created_at: datetime, message_uuid: UUID) -> str:
-    """A message's compact, order-preserving key in a row's unread set (26 characters).
-
-    Microseconds since the epoch (fixed-width hex) and 48 bits of the uuid: sorts like the
-    message sort key, at 40% of its size, since every unread entry is rewritten on each update.
-    """
-    micros = (created_at - _EPOCH) // _MICROSECOND
-    return f"{micros:014x}{message_uuid.hex[:12]}"
-
-
-def unread_key_matches(key: str, message_uuid: UUID) -> bool:
-    return key.endswith(message_uuid.hex[:12])
 
 
 DEAD_LETTERS_PK = "DEADLETTER"

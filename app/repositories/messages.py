@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, User
+from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, User, preview_of
 from app.errors import Conflict
 from app.repositories import keys
 from app.repositories.blocks import blocks_absent_ops
@@ -57,6 +57,7 @@ def message_item(message: Message) -> Item:
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
         "message": None if message.deleted else message.text,
+        "preview": None if message.deleted else message.preview,
         "opens_conversation": message.opens_conversation or None,
         "edited_at": keys.format_timestamp(message.edited_at) if message.edited_at else None,
         "deleted": message.deleted or None,
@@ -76,6 +77,8 @@ def message_from_item(item: Item) -> Message:
         text=DELETED_TEXT if deleted else item["message"],
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
+        # Verbatim: items stored before previews existed fall back to their text's preview.
+        preview=DELETED_TEXT if deleted else item.get("preview", ""),
         edited_at=keys.parse_timestamp(edited_at) if edited_at else None,
         deleted=deleted,
     )
@@ -201,6 +204,13 @@ class MessagesRepository:
             prev=items[-1]["sk"] if items else prev,
         )
 
+    async def sent_since(
+        self, message_group_uuid: UUID, moment: datetime, *, limit: int
+    ) -> list[Message]:
+        """Up to ``limit`` messages sent at or after ``moment``, oldest first."""
+        page = await self.page(message_group_uuid, limit=limit, prev=keys.message_sk_floor(moment))
+        return page.items
+
     async def find(self, message_group_uuid: UUID, message_uuid: UUID) -> Message | None:
         """The conversation's message with that uuid, searched from the newest back.
 
@@ -231,9 +241,9 @@ class MessagesRepository:
         at = keys.format_timestamp(edited_at)
         return await self._change(
             message,
-            "SET message = :text, edited_at = :at",
-            "SET message_message = :text, message_edited_at = :at",
-            {":text": text, ":at": at},
+            "SET message = :text, preview = :preview, edited_at = :at",
+            "SET message_message = :text, message_preview = :preview, message_edited_at = :at",
+            {":text": text, ":preview": preview_of(text), ":at": at},
             unless="deleted",
         )
 
@@ -242,8 +252,8 @@ class MessagesRepository:
         the item is gone (purged)."""
         return await self._change(
             message,
-            "SET deleted = :true, deleted_at = :at REMOVE message",
-            "SET message_deleted = :true REMOVE message_message",
+            "SET deleted = :true, deleted_at = :at REMOVE message, preview",
+            "SET message_deleted = :true REMOVE message_message, message_preview",
             {":true": True, ":at": keys.format_timestamp(deleted_at)},
         )
 

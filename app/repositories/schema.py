@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from app.repositories.keys import ACTIVITY_INDEX, CONVERSATION_INDEX
+from app.repositories.keys import ACTIVITY_INDEX, ACTIVITY_PROJECTION, CONVERSATION_INDEX
 from app.repositories.table import (
     OperationUnsupported,
     Table,
@@ -58,7 +58,13 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "pk", "KeyType": "HASH"},
                     {"AttributeName": "last_message_sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                # Only what the list shows (the group is in the row's sk): entries stay small
+                # however rows grow. Every summary move changes the key, a delete and a put
+                # of the entry, so each entry byte is written twice per message.
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(ACTIVITY_PROJECTION),
+                },
             }
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},

@@ -280,6 +280,29 @@ class Table:
             next=deserialize(next_key) if next_key else None,
         )
 
+    async def scan(
+        self,
+        *,
+        index: str | None = None,
+        limit: int | None = None,
+        next: Mapping[str, Any] | None = None,
+    ) -> Page[Item, Item]:
+        """One page of a whole index (operator tools only: the API never scans)."""
+        request = self._request(
+            TableName=self.name,
+            IndexName=index,
+            Limit=limit,
+            ExclusiveStartKey=serialize(next) if next else None,
+        )
+        async with dynamodb_errors():
+            response = await self.client.scan(**request)
+        self._record("Scan", response)
+        next_key = response.get("LastEvaluatedKey")
+        return Page(
+            items=[deserialize(item) for item in response.get("Items", [])],
+            next=deserialize(next_key) if next_key else None,
+        )
+
     def put_op(
         self,
         item: Mapping[str, Any],

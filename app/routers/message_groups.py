@@ -59,7 +59,12 @@ _READ_STATE_LINKS = {
 @router.get(
     "/message_groups",
     summary="My conversations, newest activity first",
-    description='More pages through the `Link` header\'s `rel="next"`.',
+    description=(
+        "More pages through the `Link` header's `rel=\"next\"`. Each entry's `message` is a "
+        "bounded preview of the last message (160 characters and an ellipsis at most). Your "
+        "own sends show at once; the other participant's arrive through the stream, usually "
+        "within a second."
+    ),
     responses={
         **problem_responses(InvalidInput, Unauthenticated, Unavailable, RateLimited),
         200: {"links": _LISTING_LINKS},

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID, uuid4
@@ -20,7 +22,9 @@ from app.errors import (
     blocked,
     cannot_message,
 )
-from app.repositories.conversations import ConversationsRepository
+from app.events.bus import EventPublisher
+from app.events.model import read_event
+from app.repositories.conversations import ConversationsRepository, RowContended
 from app.repositories.messages import (
     ConversationExists,
     IdempotencyClaim,
@@ -30,6 +34,8 @@ from app.repositories.messages import (
 )
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
+
+log = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 5
 CREATE_BACKOFF_SECONDS = 0.05
@@ -65,12 +71,21 @@ class MessagingService:
         messages: MessagesRepository,
         cursors: CursorCodec,
         idempotency_ttl_seconds: int,
+        *,
+        publisher: EventPublisher | None = None,
+        on_stored: Callable[[], None] | None = None,
+        sender_read_your_writes: bool = True,
     ) -> None:
         self.users = users
         self.conversations = conversations
         self.messages = messages
         self.cursors = cursors
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.publisher = publisher
+        """Where mark-read announces the moved marker (``read`` events)."""
+        self.on_stored = on_stored
+        """Called after a message was stored: wakes a stream worker in this process."""
+        self.sender_read_your_writes = sender_read_your_writes
 
     async def require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
         conversation = await self.conversations.get(user.uuid, message_group_uuid)
@@ -166,7 +181,7 @@ class MessagingService:
             created_at=datetime.now(UTC),
         )
         try:
-            await self._store(message, sender, recipient, claim)
+            opened = await self._store(message, sender, recipient, claim)
         except IdempotencyKeyUsed:
             assert claim is not None
             replayed = await self._replay(claim)
@@ -178,17 +193,37 @@ class MessagingService:
                     headers={"Retry-After": "1"},
                 ) from None
             return replayed
+        if self.on_stored is not None:
+            self.on_stored()
+        if not opened and self.sender_read_your_writes:
+            await self._show_in_own_list(message)
         return message
+
+    async def _show_in_own_list(self, message: Message) -> None:
+        """Read-your-writes for the sender: their own row shows the message before we answer.
+
+        The message is stored already, so a failure here only delays the row: the stream
+        handler applies the same forward-only update from the message's record.
+        """
+        try:
+            await self.conversations.advance_own_row(message)
+        except (ServiceError, RowContended) as error:
+            log.warning(
+                "sender's row not updated, the stream will message_group_uuid=%s error=%s",
+                message.message_group_uuid,
+                getattr(error, "code", type(error).__name__),
+            )
 
     async def _store(
         self, message: Message, sender: User, recipient: User | None, claim: IdempotencyClaim | None
-    ) -> None:
+    ) -> bool:
+        """Store the message; True when it opened the conversation (its rows show it)."""
         if recipient is None:
             _refuse_if_blocked(
                 sender, await self.require_member(sender, message.message_group_uuid)
             )
             await self.messages.add(message, claim=claim)
-            return
+            return False
         for attempt in range(CREATE_ATTEMPTS):
             if attempt:
                 # Both creators can be cancelled (DynamoDB's TransactionConflict): back off
@@ -198,10 +233,10 @@ class MessagingService:
             if existing is not None:
                 _refuse_if_blocked(sender, existing)
                 await self.messages.add(message, claim=claim)
-                return
+                return False
             try:
                 await self.messages.add(message, claim=claim, new_conversation=(sender, recipient))
-                return
+                return True
             except ConversationExists:
                 continue  # a concurrent first message created it: send into it instead
             except PairBlocked as refused:
@@ -227,4 +262,11 @@ class MessagingService:
         )
         if conversation is None:
             raise conversation_not_found()
+        if self.publisher is not None:
+            try:
+                await self.publisher.publish(
+                    owner.uuid, read_event(conversation, datetime.now(UTC))
+                )
+            except Exception as error:  # a lost hint: other tabs resume
+                log.warning("read event not published error=%s", type(error).__name__)
         return conversation

@@ -22,6 +22,8 @@ from uuid import UUID
 
 from app.domain import Message
 from app.errors import ServiceError
+from app.events.bus import EventPublisher, RedisPublisher
+from app.events.publishing import publish_changes, publish_messages
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository, NoConversationRows
@@ -94,10 +96,13 @@ async def handle_event(
     event: Mapping[str, Any],
     conversations: ConversationsRepository,
     dead_letters: DeadLettersRepository | None = None,
+    publisher: EventPublisher | None = None,
 ) -> BatchResponse:
     """Apply a batch of stream records; report the sequence numbers of the records that failed.
 
-    Without ``dead_letters``, records that can never be applied are reported failed too.
+    Without ``dead_letters``, records that can never be applied are reported failed too. With
+    a ``publisher``, each conversation whose update succeeded is then announced to its
+    participants (events are hints: a failed publish is logged, never retried).
     """
     records = event.get("Records", [])
     failed: set[str] = set()
@@ -145,6 +150,10 @@ async def handle_event(
                 _error_name(outcome),
             )
             failed.update(sequence_number(record) for record in group_records)
+        elif publisher is not None:
+            await _announce(
+                conversations, publisher, group, messages_by_group[group], changes_by_group[group]
+            )
 
     log.info(
         "stream batch records=%d messages=%d changes=%d conversations=%d failed=%d",
@@ -163,6 +172,22 @@ async def handle_event(
     }
 
 
+async def _announce(
+    conversations: ConversationsRepository,
+    publisher: EventPublisher,
+    group: UUID,
+    messages: list[Message],
+    changed: list[Message],
+) -> None:
+    try:
+        await publish_messages(conversations, publisher, group, messages)
+        await publish_changes(conversations, publisher, group, changed)
+    except Exception as error:  # a lost hint: clients resume from the table
+        log.warning(
+            "event publish failed message_group_uuid=%s error=%s", group, _error_name(error)
+        )
+
+
 def _lambda_settings() -> Settings:
     """``CRUDDUR_*`` from the function's environment, with more attempts than the API allows:
     nobody waits on a stream batch, and a failed one is retried as a whole."""
@@ -173,23 +198,32 @@ def _lambda_settings() -> Settings:
 
 @dataclass(frozen=True, slots=True)
 class SummaryStores:
-    """What the handler writes: conversation rows, and the records it sets aside."""
+    """What the handler writes: conversation rows, and the records it sets aside; and where
+    it announces them (only where Redis is configured: nothing else reaches API streams)."""
 
     conversations: ConversationsRepository
     dead_letters: DeadLettersRepository
+    publisher: RedisPublisher | None = None
 
     @classmethod
-    def over(cls, table: Table) -> SummaryStores:
-        return cls(ConversationsRepository(table), DeadLettersRepository(table))
+    def over(cls, table: Table, publisher: RedisPublisher | None = None) -> SummaryStores:
+        return cls(ConversationsRepository(table), DeadLettersRepository(table), publisher)
 
 
-runtime: LambdaRuntime[SummaryStores] = LambdaRuntime(SummaryStores.over, _lambda_settings)
+def _lambda_stores(table: Table) -> SummaryStores:
+    redis_url = Settings().events_redis_url
+    return SummaryStores.over(table, RedisPublisher(redis_url) if redis_url else None)
+
+
+runtime: LambdaRuntime[SummaryStores] = LambdaRuntime(_lambda_stores, _lambda_settings)
 
 
 def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
     """AWS Lambda entry point (synchronous): one loop and one client per container."""
 
     async def work(stores: SummaryStores) -> BatchResponse:
-        return await handle_event(event, stores.conversations, stores.dead_letters)
+        return await handle_event(
+            event, stores.conversations, stores.dead_letters, stores.publisher
+        )
 
     return runtime.run(work)

@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError
 
 from app.ddb import open_client
 from app.errors import ServiceError
+from app.events.bus import EventPublisher, RedisPublisher
 from app.repositories.table import StreamPositionLost, Table, dynamodb_errors
 from app.settings import Settings, settings_or_exit
 from app.streams.checkpoints import CheckpointFile
@@ -63,6 +64,17 @@ class _Shard:
     parent_shard_id: str | None
     iterator: str | None = None
     ended: bool = False
+
+
+async def _woken_during(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    """Sleep until ``seconds`` pass, ``stop`` is set or ``wake`` is set (then clear it)."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    wake.clear()
 
 
 async def _stopped_during(stop: asyncio.Event, seconds: float) -> bool:
@@ -110,6 +122,7 @@ class StreamWorker:
         *,
         sleep: Sleep = _stopped_during,
         clock: Callable[[], float] = time.monotonic,
+        wake: asyncio.Event | None = None,
     ) -> None:
         """``sleep`` and ``clock`` are replaceable so tests can make hours pass at once."""
         self.table_name = settings.table_name
@@ -121,6 +134,8 @@ class StreamWorker:
         self.sleep = sleep
         self.clock = clock
         self.status = WorkerStatus()
+        self.wake = wake
+        """Set by the API in this process after it stored a message: poll now, not later."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the stream until ``stop`` is set or the task is cancelled.
@@ -185,7 +200,10 @@ class StreamWorker:
                     refresh_at = 0.0  # its children are listed by now
             if handled == 0:
                 log.debug("stream idle stream=%s", stream_arn)
-                await self.sleep(stop, self.poll_interval_seconds)
+                if self.wake is None:
+                    await self.sleep(stop, self.poll_interval_seconds)
+                else:
+                    await _woken_during(stop, self.wake, self.poll_interval_seconds)
 
     async def _refresh_shards(self, stream_arn: str, shards: dict[str, _Shard]) -> None:
         listed: dict[str, str | None] = {}
@@ -339,19 +357,28 @@ def checkpoint_path(settings: Settings) -> Path:
     return settings.local_state_dir / f"stream-checkpoints.{settings.table_name}.json"
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event,
+    publisher: EventPublisher | None = None,
+    wake: asyncio.Event | None = None,
+) -> None:
     """Follow the table's stream until ``stop`` is set: what the dev runner starts beside the API.
 
-    Opens its own clients; the checkpoint file lives in ``settings.local_state_dir``.
+    Opens its own clients; the checkpoint file lives in ``settings.local_state_dir``. Events
+    go to ``publisher`` (the API's in-process bus, or Redis); ``wake`` cuts an idle wait short.
     """
     async with AsyncExitStack() as resources:
         ddb = await open_client(settings, resources)
         streams = await open_client(settings, resources, "dynamodbstreams")
         stores = SummaryStores.over(Table(ddb, settings.table_name))
         handle = functools.partial(
-            handle_event, conversations=stores.conversations, dead_letters=stores.dead_letters
+            handle_event,
+            conversations=stores.conversations,
+            dead_letters=stores.dead_letters,
+            publisher=publisher,
         )
-        worker = StreamWorker(settings, ddb, streams, checkpoint_path(settings), handle)
+        worker = StreamWorker(settings, ddb, streams, checkpoint_path(settings), handle, wake=wake)
         await worker.run(stop)
 
 
@@ -360,7 +387,13 @@ async def _run_until_signalled(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await run_worker(settings, stop)
+    # In its own process the worker reaches API streams only through Redis, when configured.
+    publisher = RedisPublisher(settings.events_redis_url) if settings.events_redis_url else None
+    try:
+        await run_worker(settings, stop, publisher)
+    finally:
+        if publisher is not None:
+            await publisher.aclose()
 
 
 def main() -> None:

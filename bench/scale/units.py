@@ -161,13 +161,7 @@ def _samples(dataset: DataSet, workload: Workload) -> dict[Pattern, list[Descrip
 def marked_read(row: Item) -> Item:
     """The row after mark-read up to its latest message (``ConversationsRepository.mark_read``'s
     common case), held to the repository by tests/bench/test_scale.py."""
-    created_at, last_uuid = keys.parse_message_sk(str(row["last_message_sk"]))
-    return {
-        **row,
-        "read_up_to": keys.unread_key(created_at, last_uuid),
-        "read_up_to_uuid": str(last_uuid),
-        "unread_message_keys": None,
-    }
+    return {**row, "read_up_to": row["last_message_sk"], "unread_count": 0}
 
 
 def _mark_read_units(dataset: DataSet) -> Units:

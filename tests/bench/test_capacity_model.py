@@ -23,8 +23,14 @@ MESSAGE = {"pk": "MSG#group", "sk": "2026-01-01T00:00:00.000000Z#m1", "message":
 def test_indexes_come_from_the_table_definition() -> None:
     assert {index.name: index.projection for index in OURS.indexes} == {
         CONVERSATION_INDEX: "KEYS_ONLY",
-        ACTIVITY_INDEX: "ALL",
+        ACTIVITY_INDEX: "INCLUDE",
     }
+
+
+def test_an_include_projection_holds_the_keys_and_the_listed_attributes_only() -> None:
+    row = {**ROW, "other_handle": "bayko", "read_up_to": "2026-01-01T00:00:00.000000Z#m0"}
+    entry = OURS.index(ACTIVITY_INDEX).entry(row, OURS.table_keys)
+    assert entry == {name: row[name] for name in row if name != "message_group_uuid"}
 
 
 def test_a_message_is_in_no_index() -> None:

@@ -136,7 +136,7 @@ async def test_the_modelled_mark_read_leaves_the_row_the_repository_leaves(
     row_key = keys.conversation_key(andrew.user.uuid, group)
     before = await table.get(row_key)
     assert before is not None
-    assert before.get("unread_message_keys")
+    assert before.get("unread_count")
 
     await conversations.mark_read(andrew.user.uuid, group)
 

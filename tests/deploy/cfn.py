@@ -81,6 +81,9 @@ def get_att(kind: str, logical_id: str, physical_id: str, attribute: str) -> str
     if kind == "AWS::SQS::Queue":
         name = physical_id.rsplit("/", 1)[1]
         return {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", "QueueName": name}[attribute]
+    if kind == "AWS::ElastiCache::ServerlessCache":
+        address = f"{physical_id.lower()}-abc123.serverless.use1.cache.amazonaws.com"
+        return {"Endpoint.Address": address, "Endpoint.Port": "6379"}[attribute]
     arns = {
         "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical_id}:*",
         "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{physical_id}",
@@ -128,7 +131,9 @@ class _Renderer:
                 "Properties": self.value(spec.get("Properties", {})),
             }
         outputs = {
-            name: self.value(spec["Value"]) for name, spec in self.template["Outputs"].items()
+            name: self.value(spec["Value"])
+            for name, spec in self.template["Outputs"].items()
+            if self.conditions.get(spec.get("Condition", ""), True)
         }
         return Rendered(self.resources, self.physical_ids, outputs)
 
@@ -183,6 +188,9 @@ class _Renderer:
         if function == "Fn::Join":
             separator, items = argument
             return separator.join(self.value(items))
+        if function == "Fn::Split":
+            separator, text = argument
+            return str(self.value(text)).split(separator)
         if function == "Fn::Sub":
             text, variables = (argument, {}) if isinstance(argument, str) else argument
             local = {name: self.value(item) for name, item in variables.items()}

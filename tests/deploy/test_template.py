@@ -209,3 +209,42 @@ def test_only_the_configured_user_pool_may_invoke_the_trigger() -> None:
     assert permission["SourceArn"] == (
         f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_Example1"
     )
+
+
+def test_the_events_bus_option_wires_the_cache_into_the_handler_and_the_api() -> None:
+    off = render()
+    assert "EventsCache" not in off.resources
+    assert "CRUDDUR_EVENTS_REDIS_URL" not in off.outputs["ApiEnvironment"]
+    handler_off = off.properties("StreamHandlerFunction")
+    assert "VpcConfig" not in handler_off
+    assert "CRUDDUR_EVENTS_REDIS_URL" not in handler_off["Environment"]["Variables"]
+
+    on = render(
+        EventsBus="valkey",
+        VpcId="vpc-0123456789abcdef0",
+        RouteTableIds="rtb-0123456789abcdef0",
+        PrivateSubnetIds="subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    )
+    cache = on.properties("EventsCache")
+    assert (cache["Engine"], cache["SecurityGroupIds"]) == ("valkey", ["EventsCacheSecurityGroup"])
+    handler = on.properties("StreamHandlerFunction")
+    url = handler["Environment"]["Variables"]["CRUDDUR_EVENTS_REDIS_URL"]
+    assert url.startswith("rediss://")  # serverless caches are TLS only
+    assert url.endswith(":6379/0")
+    assert handler["VpcConfig"] == {
+        "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+        "SecurityGroupIds": ["EventsClientSecurityGroup"],
+    }
+    assert "DynamoDbEndpoint" in on.resources  # the handler reaches DynamoDB from the VPC
+    ingress = on.properties("EventsCacheSecurityGroup")["SecurityGroupIngress"]
+    assert [(rule["FromPort"], rule["SourceSecurityGroupId"]) for rule in ingress] == [
+        (6379, "EventsClientSecurityGroup")
+    ]
+    variables = dict(item.split("=", 1) for item in on.outputs["ApiEnvironment"].split())
+    assert variables["CRUDDUR_EVENTS_REDIS_URL"] == url
+    settings = Settings(
+        _env_file=None,
+        cursor_secret="s" * 32,
+        **{name.removeprefix("CRUDDUR_").lower(): value for name, value in variables.items()},
+    )
+    assert (settings.events_redis_url, settings.stream_worker_enabled) == (url, False)

@@ -108,3 +108,30 @@ async def test_mark_read_rejects_unknown_fields(
     )
     assert response.status_code == 422
     assert response.json()["code"] == "field_not_allowed"
+
+
+async def test_the_sender_reads_their_own_send_in_their_list_at_once(
+    client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    """Read-your-writes for the sender, with no stream consumer running at all: the send
+    moves the sender's own row before it answers; the recipient's row waits for the stream."""
+    andrew, londo = await make_user(), await make_user()
+    group = await start_conversation(client, londo, andrew, "first")
+    long_text = "x" * 300
+    for body in (
+        {"message": "into the conversation", "message_group_uuid": group},
+        {"message": "by handle", "handle": andrew.user.handle},
+        {"message": long_text, "message_group_uuid": group},
+    ):
+        sent = await client.post("/api/messages", json=body, headers=londo.headers)
+        assert sent.status_code == 200, sent.text
+        [row] = (await client.get("/api/message_groups", headers=londo.headers)).json()
+        expected = body["message"] if len(body["message"]) <= 160 else "x" * 160 + "\u2026"
+        assert (row["uuid"], row["message"], row["created_at"]) == (
+            group,
+            expected,
+            sent.json()["created_at"],
+        )
+        assert row["unread_count"] == 0
+    [theirs] = (await client.get("/api/message_groups", headers=andrew.headers)).json()
+    assert (theirs["message"], theirs["unread_count"]) == ("first", 1)  # the stream's job

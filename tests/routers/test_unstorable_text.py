@@ -189,7 +189,8 @@ async def test_the_stream_handler_copies_repaired_text(
     group = pair_conversation_uuid(andrew.user.uuid, bayko.user.uuid)
     await start_conversation(client, andrew, bayko, "hello")
     message = message_in(group, bayko.user, "placeholder", at=datetime.now(UTC))
-    image = {**serialize(message_item(message)), "message": {"S": BAD}}
+    # The rows copy the preview the sender stored (the contract's bounded preview).
+    image = {**serialize(message_item(message)), "message": {"S": BAD}, "preview": {"S": BAD}}
     record = {
         "eventName": "INSERT",
         "dynamodb": {

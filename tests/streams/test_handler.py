@@ -294,6 +294,7 @@ async def test_lambda_entry_point_reuses_one_client_across_invocations(
         second = await asyncio.to_thread(lambda_module.handler, event_of(second_batch), None)
         assert lambda_module.runtime._resource is stores  # reused, not reopened
         assert stores is not None
+        assert stores.publisher is None  # no Redis configured: no events to publish
         config = stores.conversations.table.client.meta.config
         retries = config.retries  # type: ignore[attr-defined]  # set, but not in the stubs
         assert retries == {"mode": "standard", "total_max_attempts": 5}

@@ -118,7 +118,5 @@ async def mark_read(conversations: ConversationsRepository, owner_uuid: UUID, gr
     await conversations.mark_read(owner_uuid, group)
     after = await conversations.table.get(keys.conversation_key(owner_uuid, group), consistent=True)
     assert after is not None
-    assert after["read_up_to"] == keys.unread_key(
-        *keys.parse_message_sk(str(before["last_message_sk"]))
-    )
+    assert after["read_up_to"] == before["last_message_sk"]
     return str(before["last_message_sk"])

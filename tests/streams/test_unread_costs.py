@@ -1,4 +1,4 @@
-"""What keeps pattern E cheap: the opening message costs nothing, the unread set is bounded."""
+"""What keeps pattern E cheap: the opening message costs nothing, rows stay under 1 KB."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import httpx
 import pytest
 
 from app.domain import Message
+from app.repositories import keys
 from app.repositories.conversations import UNREAD_CAP, ConversationsRepository
 from app.repositories.messages import MessagesRepository
+from app.repositories.schema import table_definition
 from app.repositories.table import Table
+from app.schemas import MESSAGE_MAX_CHARS
 from app.streams.handler import handle_event
+from bench.capacity_model import Schema
+from bench.item_size import item_size, write_units
 from tests.conftest import LATER, MakeUser, SignedIn, message_in, start_conversation
 from tests.streams.conftest import CallCounter, StreamReader, event_of, hooked
 
@@ -38,23 +43,29 @@ async def test_the_opening_message_record_costs_no_dynamodb_call(
     assert [(c["message"], c["unread_count"]) for c in listed] == [("first!", 1)]
 
 
-def _message(group: UUID, sender: SignedIn, index: int) -> Message:
+SCHEMA = Schema.from_definition(table_definition("t"))
+ACTIVITY = SCHEMA.index(keys.ACTIVITY_INDEX)
+
+
+def _message(group: UUID, sender: SignedIn, index: int, text: str | None = None) -> Message:
     return message_in(
-        group, sender.user, f"unanswered {index}", at=LATER + timedelta(seconds=index)
+        group, sender.user, text or f"unanswered {index}", at=LATER + timedelta(seconds=index)
     )
 
 
-async def test_the_unread_set_is_capped_and_mark_read_empties_it(
+async def test_the_row_stays_under_one_write_unit_whatever_the_backlog_and_text(
     client: httpx.AsyncClient,
     make_user: MakeUser,
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, bayko = await make_user(), await make_user()
+    long_name = "D" * 100  # display names are copied into rows: the bound assumes <= 100 B
+    andrew, bayko = await make_user(display_name=long_name), await make_user(display_name=long_name)
     group = UUID(await start_conversation(client, andrew, bayko, "hello?"))
     messages = MessagesRepository(table)
-    # In order, one at a time (the fast path), then a late batch (the read-then-write path).
-    burst = [_message(group, andrew, index) for index in range(UNREAD_CAP + 10)]
+    widest = "\U0001f600" * MESSAGE_MAX_CHARS  # 4 bytes a character: 4 KB of text
+    # In order, one at a time (the fast path), then a late batch (the recount path).
+    burst = [_message(group, andrew, index, widest) for index in range(UNREAD_CAP + 10)]
     for message in burst[10:]:
         await messages.add(message)
         await conversations.apply_messages(group, [message])
@@ -64,18 +75,19 @@ async def test_the_unread_set_is_capped_and_mark_read_empties_it(
 
     row = await conversations.get(bayko.user.uuid, group)
     assert row is not None
-    assert row.unread_count == UNREAD_CAP
-    assert row.last_message_uuid == burst[-1].uuid
-    stored = await table.get({"pk": f"GRP#{bayko.user.uuid}", "sk": f"GRP#{group}"})
-    assert stored is not None
-    assert len(stored["unread_message_keys"]) == UNREAD_CAP
+    assert row.unread_count == UNREAD_CAP  # "100 or more"
+    assert (row.last_message_uuid, row.last_message) == (burst[-1].uuid, burst[-1].preview)
+    for owner in (andrew, bayko):
+        stored = await table.get(keys.conversation_key(owner.user.uuid, group))
+        assert stored is not None
+        assert write_units(item_size(stored)) == 1
+        entry = ACTIVITY.entry(stored, SCHEMA.table_keys)
+        assert entry is not None
+        assert write_units(item_size(entry)) == 1
 
     read = await conversations.mark_read(bayko.user.uuid, group)
     assert read is not None
     assert read.unread_count == 0
-    after_read = await table.get({"pk": f"GRP#{bayko.user.uuid}", "sk": f"GRP#{group}"})
-    assert after_read is not None
-    assert "unread_message_keys" not in after_read  # DynamoDB drops an emptied set
 
     late = _message(group, andrew, -1)  # older than everything read: stays read
     newer = _message(group, andrew, UNREAD_CAP + 20)

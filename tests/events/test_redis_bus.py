@@ -1,0 +1,121 @@
+"""The Redis bus against a real redis-server: instances deliver to their own connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+
+from app.ddb import open_client
+from app.events.bus import Event, RedisPublisher, channel_of, redis_client
+from app.repositories.table import Table
+from app.settings import Settings
+from app.streams import handler as lambda_module
+from app.streams.worker import run_worker
+from tests.conftest import MakeUser, start_conversation
+from tests.events.conftest import WAIT_SECONDS, live_server, live_settings, open_stream
+from tests.streams.conftest import StreamReader, event_of
+
+
+async def test_a_client_on_one_instance_gets_the_event_of_a_send_through_another(
+    settings: Settings, table: object, make_user: MakeUser, redis_url: str
+) -> None:
+    instance = live_settings(settings, events_redis_url=redis_url, stream_worker_enabled=False)
+    andrew, bayko = await make_user(), await make_user()
+    publisher = RedisPublisher(redis_url)
+    stop = asyncio.Event()
+    # The one stream consumer (the Lambda's part), publishing through Redis only.
+    worker = asyncio.create_task(run_worker(instance, stop, publisher))
+    try:
+        async with (
+            live_server(instance) as first,
+            live_server(instance) as second,
+            first.client() as via_first,
+            second.client() as via_second,
+            open_stream(via_second, bayko) as bayko_on_second,
+            open_stream(via_first, andrew) as andrew_on_first,
+        ):
+            sent = await via_first.post(
+                "/api/messages",
+                json={"message": "across instances", "handle": bayko.user.handle},
+                headers=andrew.headers,
+            )
+            assert sent.status_code == 200, sent.text
+            assert await bayko_on_second.next_json("message") == sent.json()
+            row = await bayko_on_second.next_json("conversation")
+            assert (row["handle"], row["unread_count"]) == (andrew.user.handle, 1)
+            assert (await andrew_on_first.next_json("message"))["uuid"] == sent.json()["uuid"]
+
+            # mark-read on one instance reaches the user's tab on the other
+            group = sent.json()["message_group_uuid"]
+            read = await via_first.post(f"/api/message_groups/{group}/read", headers=bayko.headers)
+            assert read.status_code == 200
+            assert (await bayko_on_second.next_json("read"))["unread_count"] == 0
+
+            # a ticket is single-use across instances (its use is remembered in Redis)
+            ticket = (await via_first.post("/api/events/tickets", headers=bayko.headers)).json()
+            async with open_stream(via_second, params={"ticket": ticket["ticket"]}):
+                pass
+            reused = await via_first.get("/api/events", params={"ticket": ticket["ticket"]})
+            assert (reused.status_code, reused.json()["code"]) == (401, "ticket_invalid")
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(worker, WAIT_SECONDS)
+        await publisher.aclose()
+
+
+async def test_the_stream_lambda_publishes_through_redis_when_configured(
+    settings: Settings,
+    table: Table,
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko)
+    reply = await client.post(
+        "/api/messages",
+        json={"message": "via the Lambda", "message_group_uuid": group},
+        headers=bayko.headers,
+    )
+    assert reply.status_code == 200, reply.text
+    async with AsyncExitStack() as stack:
+        streams = await open_client(settings, stack, "dynamodbstreams")
+        description = await table.client.describe_table(TableName=table.name)
+        records = await StreamReader(streams, description["Table"]["LatestStreamArn"]).new_records()
+        listener = redis_client(redis_url)
+        stack.push_async_callback(listener.aclose)
+        pubsub = listener.pubsub()
+        await pubsub.subscribe(channel_of(andrew.user.uuid))
+
+        assert settings.ddb_endpoint_url is not None
+        for name, value in (
+            ("DDB_ENDPOINT_URL", settings.ddb_endpoint_url),
+            ("TABLE_NAME", settings.table_name),
+            ("AWS_REGION", settings.aws_region),
+            ("EVENTS_REDIS_URL", redis_url),
+        ):
+            monkeypatch.setenv(f"CRUDDUR_{name}", value)
+        lambda_module.runtime.close()
+        try:
+            answer = await asyncio.to_thread(lambda_module.handler, event_of(records), None)
+        finally:
+            await asyncio.to_thread(lambda_module.runtime.close)
+        assert answer == {"batchItemFailures": []}
+
+        received: list[Event] = []
+        async with asyncio.timeout(WAIT_SECONDS):
+            while len(received) < 3:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    received.append(Event.from_json(message["data"]))
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    # The batch holds the opening message and the reply: both, oldest first, then the row.
+    assert [event.name for event in received] == ["message", "message", "conversation"]
+    assert received[1].data["uuid"] == reply.json()["uuid"]
+    assert (received[2].data["message"], received[2].data["unread_count"]) == ("via the Lambda", 1)
