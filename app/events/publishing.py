@@ -10,7 +10,7 @@ from uuid import UUID
 from app.domain import Message
 from app.events.bus import Event, EventPublisher
 from app.events.model import changed_message_event, conversation_event, message_event
-from app.repositories.conversations import ConversationsRepository
+from app.repositories.conversations import ConversationsRepository, latest_versions
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,14 @@ async def publish_changes(
     changed: Sequence[Message],
 ) -> None:
     """Edits and deletes, as ``publish_messages`` announces new messages:
-    ``message_updated`` or ``message_deleted``, then each participant's row."""
+    ``message_updated`` or ``message_deleted`` (each message's latest version only, so a
+    deleted message's text is never sent again), then each participant's row."""
     now = datetime.now(UTC)
     await _publish(
         conversations,
         publisher,
         message_group_uuid,
-        list(changed),
+        latest_versions(changed),
         lambda message: changed_message_event(message, now),
     )
 

@@ -122,7 +122,7 @@ class BlocksRepository:
     async def reconcile(self, owner_uuid: UUID, message_group_uuid: UUID, other_uuid: UUID) -> bool:
         """Make the owner's row's flag agree with the pair's block items; True if it changed."""
         row_key = keys.conversation_key(owner_uuid, message_group_uuid)
-        item = await self.table.get(row_key, consistent=True, projection=BLOCKED_BY)
+        item = await self.table.get(row_key, consistent=True, projection=f"pk, {BLOCKED_BY}")
         if item is None:
             return False
         flagged = {UUID(value) for value in item.get(BLOCKED_BY, set())}

@@ -62,6 +62,17 @@ def change_marker(message: Message) -> str:
     return f"{keys.message_sk(message.created_at, message.uuid)}#{version}"
 
 
+def latest_versions(changed: Sequence[Message]) -> list[Message]:
+    """Each message's latest version among ``changed`` (a batch may hold several, and
+    duplicates)."""
+    latest: dict[UUID, Message] = {}
+    for message in changed:
+        seen = latest.get(message.uuid)
+        if seen is None or change_marker(seen) < change_marker(message):
+            latest[message.uuid] = message
+    return list(latest.values())
+
+
 def new_row_item(owner: User, other: User, first_message: Message) -> Item:
     """A participant's row as created with the conversation, its first message as summary."""
     return {
@@ -288,17 +299,13 @@ class ConversationsRepository:
         duplicate delivery cannot lower it twice.
         Streams deliver one item's records in order, so a change never precedes its INSERT.
         """
-        latest: dict[UUID, Message] = {}
-        for message in changed:
-            seen = latest.get(message.uuid)
-            if seen is None or change_marker(seen) < change_marker(message):
-                latest[message.uuid] = message
+        latest = latest_versions(changed)
         if not latest:
             return
-        some = next(iter(latest.values()))
+        some = latest[0]
         owners = await self._owners(message_group_uuid, some.sender_uuid)
         await asyncio.gather(
-            *(self._apply_change(owner, message) for owner in owners for message in latest.values())
+            *(self._apply_change(owner, message) for owner in owners for message in latest)
         )
 
     async def _apply_change(self, owner: UUID, message: Message) -> None:

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from app import ddb
+from app.repositories import keys
 from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.dead_letters import DeadLettersRepository
@@ -148,3 +149,50 @@ async def test_repair_processes_the_dead_letters(
     assert repair.report.dead_letters_processed == 1
     assert [letter.event_id for letter in (await dead_letters.page(limit=10))[0]] == ["no-key"]
     assert await row(client, andrew, group) == ("set aside", 2)
+
+
+async def test_repair_shows_edits_and_tombstones_whose_records_were_lost_and_block_flags(
+    client: httpx.AsyncClient, make_user: MakeUser, table: Table, stream: StreamReader
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    conversations = ConversationsRepository(table)
+    edited = await send(client, bayko, group, "draft")
+    unread = await send(client, bayko, group, "unread, then deleted")
+    await handle_event(event_of(message_records(await stream.new_records())), conversations)
+    path = f"/api/messages/{group}"
+    edit = await client.patch(
+        f"{path}/{edited['uuid']}", json={"message": "fixed"}, headers=bayko.headers
+    )
+    assert edit.status_code == 200
+    deletion = await client.delete(f"{path}/{unread['uuid']}", headers=bayko.headers)
+    assert deletion.status_code == 200
+    await stream.new_records()  # the MODIFY records, given up on
+    assert await row(client, andrew, group) == ("unread, then deleted", 2)
+    # A block whose row flags were never written (the call stopped after the block item).
+    blocks = BlocksRepository(table)
+    await table.put(
+        {
+            **keys.block_key(andrew.user.uuid, bayko.user.uuid),
+            "blocked_handle": bayko.user.handle,
+            "blocked_display_name": bayko.user.display_name,
+            "created_at": "2026-11-30T12:00:00.000000Z",
+        }
+    )
+
+    repair = SummariesRepair(
+        conversations, DeadLettersRepository(table), blocks, rows_per_second=1000
+    )
+    await repair.conversation(UUID(group))
+    assert repair.report.rows_repaired == 2
+    assert await row(client, bayko, group) == ("message deleted", 1)
+    assert UUID(group) not in {  # Andrew blocked Bayko: the row leaves Andrew's list
+        UUID(key) for key in await inbox(client, andrew)
+    }
+    refused = await client.post(
+        "/api/messages", json={"message": "hi", "message_group_uuid": group}, headers=bayko.headers
+    )
+    assert refused.json()["code"] == "cannot_message"
+    andrews = await conversations.get(andrew.user.uuid, UUID(group))
+    assert andrews is not None
+    assert (andrews.last_message, andrews.unread_count) == ("message deleted", 1)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.events.bus import Hub, InProcessBus
 from app.repositories.conversations import ConversationsRepository
 from app.streams.handler import handle_event
 from tests.conftest import MakeUser, SignedIn, start_conversation
@@ -153,3 +154,43 @@ async def test_a_late_older_edit_never_overwrites_a_newer_one(
     deletion = await stream.new_records()
     await apply(conversations, deletion + third)  # an edit can never undo a delete
     assert await summaries(client, group, bayko) == [("message deleted", 1)]
+
+
+async def test_edits_and_deletes_are_published_to_both_participants(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    conversations: ConversationsRepository,
+) -> None:
+    andrew, bayko, group, sent = await andrews_last_message_applied(
+        client, make_user, stream, conversations, "helo"
+    )
+    bus = InProcessBus(Hub(queue_size=16, max_streams_per_user=4))
+    listening = [await bus.subscribe(who.user.uuid) for who in (andrew, bayko)]
+
+    async def published() -> list[list[tuple[str, Any, Any]]]:
+        records = await stream.new_records()
+        response = await handle_event(event_of(records), conversations, publisher=bus)
+        assert response == {"batchItemFailures": []}
+        received = []
+        for connection in listening:
+            events = []
+            while not connection.queue.empty():
+                event = connection.queue.get_nowait()
+                assert event is not None
+                events.append((event.name, event.data.get("message"), event.data.get("deleted")))
+            received.append(events)
+        return received
+
+    await edit(client, andrew, group, sent["uuid"], "hello")
+    edited = [("message_updated", "hello", False), ("conversation", "hello", None)]
+    assert await published() == [edited, edited]
+
+    await edit(client, andrew, group, sent["uuid"], "hello!")
+    await delete(client, andrew, group, sent["uuid"])
+    # Only the latest version: the edited text is not sent again once the message is deleted.
+    deleted = [
+        ("message_deleted", "message deleted", True),
+        ("conversation", "message deleted", None),
+    ]
+    assert await published() == [deleted, deleted]
