@@ -95,6 +95,7 @@ class ModerationService:
         edited = await self.messages.edit(message, text, now)
         if edited is None:
             raise message_deleted()
+        self._wake_stream_worker()
         return edited
 
     async def delete(self, deleter: User, message_group_uuid: UUID, message_uuid: UUID) -> Message:
@@ -105,7 +106,13 @@ class ModerationService:
         tombstone = await self.messages.tombstone(message, self.clock())
         if tombstone is None:
             raise message_not_found()
+        self._wake_stream_worker()
         return tombstone
+
+    def _wake_stream_worker(self) -> None:
+        # As after a send: a worker in this process applies the change without waiting a poll.
+        if self.messaging.on_stored is not None:
+            self.messaging.on_stored()
 
     async def _user(self, handle: str) -> User:
         user = await self.messaging.users.get_by_handle(handle)
