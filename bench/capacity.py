@@ -268,11 +268,14 @@ class _Costs:
 
     def edit_message(self, request: Descriptor) -> Units:
         return self._change(
-            request, lambda m: replace(m, text=f"{m.text} (edited)", edited_at=m.created_at)
+            request,
+            lambda m: replace(m, text=f"{m.text} (edited)", preview="", edited_at=m.created_at),
         )
 
     def delete_message(self, request: Descriptor) -> Units:
-        return self._change(request, lambda m: replace(m, text=DELETED_TEXT, deleted=True))
+        return self._change(
+            request, lambda m: replace(m, text=DELETED_TEXT, preview="", deleted=True)
+        )
 
     def block_user(self, request: Descriptor) -> Units:
         """Handle claim, the block item (put, then read back), a flag on both rows."""
