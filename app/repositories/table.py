@@ -310,26 +310,31 @@ class Table:
         condition: str | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> WriteOp:
-        put = self._request(
-            TableName=self.name,
-            Item=serialize(item),
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-        put.pop("ReturnConsumedCapacity", None)
-        return {"Put": put}
+        return self._transact_op("Put", Item=serialize(item), condition=condition, values=values)
 
     def condition_check_op(
         self, key: Mapping[str, str], *, condition: str, values: Mapping[str, Any] | None = None
     ) -> WriteOp:
-        check = self._request(
+        return self._transact_op(
+            "ConditionCheck", Key=serialize(key), condition=condition, values=values
+        )
+
+    def _transact_op(
+        self,
+        kind: str,
+        *,
+        condition: str | None,
+        values: Mapping[str, Any] | None,
+        **target: Any,
+    ) -> WriteOp:
+        operation = self._request(
             TableName=self.name,
-            Key=serialize(key),
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
+            **target,
         )
-        check.pop("ReturnConsumedCapacity", None)
-        return {"ConditionCheck": check}
+        operation.pop("ReturnConsumedCapacity", None)  # a transaction-level parameter
+        return {kind: operation}
 
     async def transact_write(self, operations: Sequence[WriteOp]) -> None:
         request = self._request(TransactItems=list(operations))
