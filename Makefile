@@ -27,11 +27,12 @@ typecheck: install
 	$(BIN)/mypy
 
 # The suite on the embedded moto server, then the integration tests again on dynalite (a second,
-# stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out).
+# stricter DynamoDB implementation without transactions, streams or TTL: those tests are left out;
+# it has no KMS either, so the fixtures start an embedded moto server for KMS only).
 test: lint typecheck node_modules/.bin/dynalite redis-server $(CHROMIUM)
 	$(BIN)/pytest
 	DDB_TARGET=dynalite $(BIN)/pytest -m "not transactions and not streams and not ttl" \
-		tests/routers tests/scripts tests/faults tests/streams
+		tests/routers tests/scripts tests/faults tests/streams tests/encryption
 
 # The event-bus tests start a real Redis server (Debian's redis-server), installed with
 # apt-get when missing (as root, as CI runs).

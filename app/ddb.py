@@ -1,4 +1,4 @@
-"""Opening the DynamoDB (and Streams) clients from settings: one per process, reused."""
+"""Opening the DynamoDB (and Streams, KMS) clients from settings: one per process, reused."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from app.settings import Settings
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
+    from types_aiobotocore_kms import KMSClient
 
 # Local servers ignore credentials but botocore refuses to sign without some.
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -37,17 +38,20 @@ async def open_client(
 async def open_client(
     settings: Settings, stack: AsyncExitStack, service: Literal["dynamodbstreams"]
 ) -> DynamoDBStreamsClient: ...
+@overload
+async def open_client(
+    settings: Settings, stack: AsyncExitStack, service: Literal["kms"]
+) -> KMSClient: ...
 async def open_client(
     settings: Settings,
     stack: AsyncExitStack,
-    service: Literal["dynamodb", "dynamodbstreams"] = "dynamodb",
-) -> DynamoDBClient | DynamoDBStreamsClient:
+    service: Literal["dynamodb", "dynamodbstreams", "kms"] = "dynamodb",
+) -> DynamoDBClient | DynamoDBStreamsClient | KMSClient:
     """A client closed when ``stack`` closes."""
+    endpoint = settings.kms_endpoint if service == "kms" else settings.ddb_endpoint_url
     credentials: dict[str, str] = {}
-    if settings.ddb_endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
+    if endpoint and not os.environ.get("AWS_ACCESS_KEY_ID"):
         credentials = _LOCAL_CREDENTIALS
     session = aioboto3.Session(region_name=settings.aws_region, **credentials)
-    client = session.client(
-        service, endpoint_url=settings.ddb_endpoint_url, config=client_config(settings)
-    )
+    client = session.client(service, endpoint_url=endpoint, config=client_config(settings))
     return await stack.enter_async_context(client)

@@ -21,6 +21,24 @@ def pair_conversation_uuid(first: UUID, second: UUID) -> UUID:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedText:
+    """Text as stored with encryption on: an envelope only the API's repositories open."""
+
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableText:
+    """Stored text that does not decrypt (tampered, moved, or its key unusable): never shown."""
+
+    code: str
+
+
+Text = str | SealedText | UnreadableText
+"""Plain text, or sealed as stored, or why it cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     uuid: UUID
     handle: str
@@ -31,8 +49,9 @@ class User:
 
 PREVIEW_CHARS = 160
 PREVIEW_MAX_BYTES = 480
-"""A preview is the first 160 characters, and never more than 480 bytes of UTF-8 (so that a
-conversation row stays under DynamoDB's 1 KB write unit whatever the script)."""
+"""A preview is the first 160 characters, and never more than 480 bytes of UTF-8, its ellipsis
+included: so that a conversation row, which copies it sealed in an envelope 33 bytes larger,
+stays under DynamoDB's 1 KB write unit whatever the script (tests/streams/test_unread_costs.py)."""
 ELLIPSIS = "\u2026"
 
 
@@ -46,7 +65,7 @@ def preview_of(text: str) -> str:
     if len(text) <= PREVIEW_CHARS and _utf8_size(text) <= PREVIEW_MAX_BYTES:
         return text
     start = text[:PREVIEW_CHARS]
-    while _utf8_size(start) > PREVIEW_MAX_BYTES:
+    while _utf8_size(start) + _utf8_size(ELLIPSIS) > PREVIEW_MAX_BYTES:
         start = start[:-1]
     return start + ELLIPSIS
 
@@ -58,13 +77,13 @@ class Message:
     sender_uuid: UUID
     sender_handle: str
     sender_display_name: str
-    text: str
+    text: Text
     created_at: datetime
     opens_conversation: bool = False
     """Written with the conversation's rows, which already show it."""
-    preview: str = ""
+    preview: Text = ""
     """What conversation rows show: ``preview_of(text)`` unless given (as stored on the
-    message item, which the stream handler copies verbatim)."""
+    message item, sealed like the text, which the stream handler copies verbatim)."""
     edited_at: datetime | None = None
     deleted: bool = False
     """A tombstone: its text is gone from the table; ``text`` and ``preview`` are
@@ -72,7 +91,10 @@ class Message:
 
     def __post_init__(self) -> None:
         if not self.preview:
-            object.__setattr__(self, "preview", preview_of(self.text))
+            # Sealed text without a stored preview (stored before previews existed): rows show
+            # the text itself, which the list can still open.
+            preview = preview_of(self.text) if isinstance(self.text, str) else self.text
+            object.__setattr__(self, "preview", preview)
 
 
 DELETED_TEXT = "message deleted"
@@ -88,7 +110,7 @@ class Conversation:
     other_uuid: UUID
     other_handle: str
     other_display_name: str
-    last_message: str
+    last_message: Text
     """The last message's bounded preview (``Message.preview``)."""
     last_message_at: datetime
     last_message_uuid: UUID

@@ -14,7 +14,17 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.domain import DELETED_TEXT, Block, Conversation, Message, User
+from app.domain import (
+    DELETED_TEXT,
+    PREVIEW_CHARS,
+    PREVIEW_MAX_BYTES,
+    Block,
+    Conversation,
+    Message,
+    SealedText,
+    Text,
+    User,
+)
 from app.errors import invalid_field
 from app.text import UNSTORABLE_TEXT, is_storable
 
@@ -165,6 +175,23 @@ class DevTokenRequest(_Request):
     handle: Handle
 
 
+_TEXT_DESCRIPTION = "null when the stored text cannot be decrypted; `message_error` says why."
+_ERROR_DESCRIPTION = (
+    "Set only when `message` is null: `message_undecryptable` (altered or moved ciphertext), "
+    "`data_key_undecryptable`/`data_key_missing` (its key), `encryption_off`, "
+    "`envelope_malformed`, `envelope_version_unknown`."
+)
+
+
+def shown(text: Text) -> tuple[str | None, str | None]:
+    """The text a client may see, or None and the code of why not: never ciphertext."""
+    if isinstance(text, str):
+        return text, None
+    if isinstance(text, SealedText):
+        return None, "message_undecryptable"  # not opened: still never shown as text
+    return None, text.code
+
+
 class MessageOut(BaseModel):
     """A message; ``display_name`` and ``handle`` describe its sender."""
 
@@ -173,18 +200,23 @@ class MessageOut(BaseModel):
     uuid: UUID
     display_name: str
     handle: str
-    message: str = Field(description=f'The text; "{DELETED_TEXT}" once deleted.')
+    message: str | None = Field(description=f'{_TEXT_DESCRIPTION} "{DELETED_TEXT}" once deleted.')
+    message_error: str | None = Field(
+        default=None, description=_ERROR_DESCRIPTION, exclude_if=lambda error: error is None
+    )
     created_at: datetime
     edited_at: datetime | None = Field(default=None, description="When it was last edited.")
     deleted: bool = Field(default=False, description="Deleted by its sender: no text is kept.")
 
     @classmethod
     def of(cls, message: Message) -> Self:
+        text, error = shown(message.text)
         return cls(
             uuid=message.uuid,
             display_name=message.sender_display_name,
             handle=message.sender_handle,
-            message=message.text,
+            message=text,
+            message_error=error,
             created_at=message.created_at,
             edited_at=message.edited_at,
             deleted=message.deleted,
@@ -227,10 +259,14 @@ class ConversationOut(BaseModel):
     uuid: UUID = Field(description="The message group (conversation) uuid.")
     display_name: str
     handle: str
-    message: str = Field(
-        description="A bounded preview of the last message: its text, or its first 160 "
-        "characters (at most 480 bytes of UTF-8) followed by an ellipsis (U+2026) when longer. "
-        "The full text is in the conversation (GET /api/messages/{message_group_uuid})."
+    message: str | None = Field(
+        description=f"A bounded preview of the last message: its text, or its first "
+        f"{PREVIEW_CHARS} characters (at most {PREVIEW_MAX_BYTES} bytes of UTF-8) followed by an "
+        "ellipsis (U+2026) when longer. The full text is in the conversation "
+        f"(GET /api/messages/{{message_group_uuid}}); {_TEXT_DESCRIPTION}"
+    )
+    message_error: str | None = Field(
+        default=None, description=_ERROR_DESCRIPTION, exclude_if=lambda error: error is None
     )
     created_at: datetime = Field(description="When the last message was sent.")
     unread_count: int = Field(
@@ -241,11 +277,13 @@ class ConversationOut(BaseModel):
 
     @classmethod
     def of(cls, conversation: Conversation) -> Self:
+        text, error = shown(conversation.last_message)
         return cls(
             uuid=conversation.message_group_uuid,
             display_name=conversation.other_display_name,
             handle=conversation.other_handle,
-            message=conversation.last_message,
+            message=text,
+            message_error=error,
             created_at=conversation.last_message_at,
             unread_count=conversation.unread_count,
             other_user_uuid=conversation.other_uuid,
@@ -336,6 +374,13 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class KmsCallsOut(BaseModel):
+    encryption: Literal["off", "kms"]
+    generate_data_key: int
+    decrypt: int
+    cache_hits: int = Field(description="Data-key uses served from memory, without KMS.")
 
 
 class HealthOut(BaseModel):

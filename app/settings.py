@@ -86,6 +86,26 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for pagination cursors; required with cognito auth."
     )
 
+    # Encryption of message text (README "Encryption")
+    encryption: Literal["off", "kms"] = Field(
+        default="off",
+        description="kms: message text and previews are stored as AES-256-GCM envelopes under "
+        "per-conversation data keys from KMS; off: stored as sent. `make run` uses kms.",
+    )
+    kms_key_id: str = Field(
+        default="alias/cruddur-messages", min_length=1, description="KMS key id, ARN or alias."
+    )
+    kms_endpoint_url: str | None = Field(
+        default=None,
+        description="KMS endpoint; unset means the DynamoDB endpoint when that is set (the "
+        "embedded server serves KMS too), else real AWS.",
+    )
+    data_key_epoch_seconds: int = Field(
+        default=30 * 86400, ge=60, description="A new data key per conversation this often."
+    )
+    data_key_cache_seconds: float = Field(default=300.0, gt=0, le=86400)
+    data_key_cache_uses: int = Field(default=100_000, ge=1)
+    data_key_cache_size: int = Field(default=10_000, ge=1)
     # The browser client (app/web): Cognito Hosted UI sign-in, and local mode's sign-in list
     cognito_hosted_ui_domain: str | None = Field(
         default=None,
@@ -272,6 +292,7 @@ class Settings(BaseSettings):
     def _refuse_unsafe_combinations(self) -> Settings:
         _refuse_unsafe_url("ddb_endpoint_url", self.ddb_endpoint_url, development=self.is_local)
         _refuse_unsafe_url("cognito_jwks_url", self.cognito_jwks_url)
+        _refuse_unsafe_url("kms_endpoint_url", self.kms_endpoint_url, development=self.is_local)
         if self.events_redis_url is not None and urlsplit(self.events_redis_url).scheme not in {
             "redis",
             "rediss",
@@ -325,6 +346,10 @@ class Settings(BaseSettings):
     @property
     def jwks_url(self) -> str:
         return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
+
+    @property
+    def kms_endpoint(self) -> str | None:
+        return self.kms_endpoint_url or self.ddb_endpoint_url
 
     @property
     def is_local(self) -> bool:

@@ -14,6 +14,9 @@ import httpx
 
 from app.auth import AccessTokenVerifier, KeySource, LocalIssuer, RemoteKeySource
 from app.auth.local_issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
+from app.crypto.cipher import NoEncryption, TextCipher
+from app.crypto.data_keys import DataKeyPolicy, DataKeys
+from app.crypto.kms_cipher import EnvelopeEncryption
 from app.ddb import open_client
 from app.domain import User
 from app.errors import Unavailable
@@ -23,6 +26,7 @@ from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
 from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
+from app.repositories.data_keys import DataKeysRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
 from app.repositories.users import UsersRepository
@@ -106,6 +110,8 @@ class AppState:
     bus: EventBus
     tickets: TicketBook
     identities: IdentityCache
+    data_keys: DataKeys | None
+    """With encryption=kms: the data-key cache and its KMS call counters."""
     table_ready_until: float = 0.0
     """Monotonic time until which a successful table check is reused by /readyz."""
     ready_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -157,6 +163,8 @@ async def open_state(
         with contextlib.suppress(Unavailable):  # an outage at start-up shows in /readyz
             await key_source.ensure_loaded()
         table = Table(ddb, settings.table_name)
+        data_keys = await open_data_keys(settings, stack, table)
+        cipher = cipher_of(data_keys)
         cursors = CursorCodec(cursor_secret)
         if bus is None:
             bus = build_bus(
@@ -172,8 +180,8 @@ async def open_state(
             stack.push_async_callback(shared.aclose)
         messaging = MessagingService(
             UsersRepository(table),
-            ConversationsRepository(table),
-            MessagesRepository(table),
+            ConversationsRepository(table, cipher),
+            MessagesRepository(table, cipher),
             cursors,
             settings.idempotency_ttl_seconds,
             publisher=bus,
@@ -195,6 +203,27 @@ async def open_state(
             moderation=ModerationService(
                 messaging, BlocksRepository(table), cursors, settings.message_edit_window_seconds
             ),
+            data_keys=data_keys,
             bus=bus,
             tickets=TicketBook(cursor_secret, settings.events_ticket_ttl_seconds, shared),
         )
+
+
+def cipher_of(data_keys: DataKeys | None) -> TextCipher:
+    return NoEncryption() if data_keys is None else EnvelopeEncryption(data_keys)
+
+
+async def open_data_keys(
+    settings: Settings, stack: AsyncExitStack, table: Table
+) -> DataKeys | None:
+    """The KMS client and data-key cache with encryption=kms (the stream handler has none)."""
+    if settings.encryption == "off":
+        return None
+    kms = await open_client(settings, stack, "kms")
+    policy = DataKeyPolicy(
+        epoch_seconds=settings.data_key_epoch_seconds,
+        cache_seconds=settings.data_key_cache_seconds,
+        cache_uses=settings.data_key_cache_uses,
+        cache_size=settings.data_key_cache_size,
+    )
+    return DataKeys(kms, settings.kms_key_id, DataKeysRepository(table), policy)

@@ -19,12 +19,14 @@ from uuid import UUID, uuid4
 
 from botocore.exceptions import ClientError
 
+from app.crypto.envelope import OVERHEAD_BYTES
 from app.ddb import open_client
-from app.domain import Message, User, pair_conversation_uuid
+from app.domain import Message, SealedText, Text, User, pair_conversation_uuid
 from app.repositories import keys
 from app.repositories.conversations import new_row_item
 from app.repositories.messages import message_item
 from app.repositories.schema import TTL_ATTRIBUTE
+from app.repositories.sealing import stored_form
 from app.repositories.table import serialize
 from app.settings import Settings
 from bench.patterns import (
@@ -51,6 +53,16 @@ class FloorMismatch(Exception):
     """The data did not look as the service would need it (e.g. not a member): a bench bug."""
 
 
+WRAPPED_KEY_BYTES = 184
+"""About the size of a KMS-wrapped 256-bit data key."""
+
+
+def _envelope_like(text: Text) -> SealedText:
+    """Binary of an envelope's size for ``text`` (the floor makes no KMS or AES work)."""
+    assert isinstance(text, str)
+    return SealedText(bytes(len(text.encode()) + OVERHEAD_BYTES))
+
+
 class FloorTarget:
     def __init__(
         self,
@@ -60,7 +72,12 @@ class FloorTarget:
         requests: Sequence[Descriptor],
         users: Sequence[UserEntry],
         idempotency_prefix: str,
+        *,
+        sealed: bool = False,
     ) -> None:
+        """``sealed``: write text and preview as binary envelopes, as a service with
+        ``encryption=kms`` does (their content does not matter to DynamoDB's work)."""
+        self._sealed = sealed
         self._settings = Settings(
             ddb_endpoint_url=endpoint,
             table_name=table_name,
@@ -145,9 +162,12 @@ class FloorTarget:
         )
 
     def _new_message(self, sender: User, group: UUID, text: str) -> Message:
-        return Message(
+        message = Message(
             uuid4(), group, sender.uuid, sender.handle, sender.display_name, text, datetime.now(UTC)
         )
+        if not self._sealed:
+            return message
+        return replace(message, text=_envelope_like(text), preview=_envelope_like(message.preview))
 
     async def _put_message(self, message: Message) -> None:
         await self.client.put_item(
@@ -164,7 +184,7 @@ class FloorTarget:
             "(attribute_not_exists(last_message_sk) OR last_message_sk < :oldest_unread)",
             ExpressionAttributeValues=serialize(
                 {
-                    ":preview": message.preview,
+                    ":preview": stored_form(message.preview),
                     ":sk": keys.message_sk(message.created_at, message.uuid),
                     ":oldest_unread": keys.message_sk(message.created_at, message.uuid),
                 }
@@ -219,6 +239,8 @@ class FloorTarget:
         if await self._membership(sender, group) is not None:
             raise FloorMismatch("conversation already exists")
         # As MessagesRepository.add marks it: the stream handler then skips it.
+        if self._sealed:
+            await self._first_data_key(group)
         message = replace(
             self._new_message(sender, group, request["text"] or ""), opens_conversation=True
         )
@@ -230,6 +252,17 @@ class FloorTarget:
                 self._put_op(new_row_item(sender, recipient, message)),
                 self._put_op(new_row_item(recipient, sender, message)),
             ]
+        )
+
+    async def _first_data_key(self, group: UUID) -> None:
+        """A new conversation's data key, as ``DataKeys`` stores it: looked for, then put
+        (the wrapped key's bytes here are a stand-in of its size: no KMS)."""
+        key = serialize(keys.data_key_key(group, 0))
+        await self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        await self.client.put_item(
+            TableName=self._table,
+            Item={**key, "wrapped_key": {"B": bytes(WRAPPED_KEY_BYTES)}},
+            ConditionExpression=_NEW,
         )
 
     async def _send_idempotent(self, request: Descriptor) -> None:

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import uuid5
 
-from app.domain import Message, User
+from app.crypto.envelope import OVERHEAD_BYTES
+from app.domain import Message, SealedText, Text, User
 from app.repositories import keys
 from app.repositories.conversations import UNREAD_CAP, new_row_item
 from app.repositories.schema import table_definition
+from app.repositories.sealing import stored_form
 from app.repositories.table import Item
 from app.schemas import MESSAGE_MAX_CHARS
 from bench.capacity_model import Schema, Units, get_cost, query_cost, write_cost
@@ -47,7 +49,11 @@ BURST_MESSAGES_EACH = 50
 PER_BATCH = (1, 2, 3, 5)
 NO_RYW = "ours without sender read-your-writes"
 WIDEST_TEXT = "\U0001f600" * MESSAGE_MAX_CHARS
-"""1024 four-byte characters: the largest text a message may hold."""
+"""1024 four-byte characters: the largest text a message may hold (the previous design's rows
+copied it)."""
+LARGEST_PREVIEW_TEXT = "\u4e00" * MESSAGE_MAX_CHARS
+"""Three-byte characters: the largest preview (``PREVIEW_MAX_BYTES`` with its ellipsis), which
+this design's rows copy, sealed."""
 LONG_DISPLAY_NAME = "D" * 100
 
 
@@ -85,7 +91,7 @@ def _ours_after(row: Item, newest: Message | None, counted: int) -> Item:
     moved = {}
     if newest is not None:
         moved = {
-            "last_message": newest.preview,
+            "last_message": stored_form(newest.preview),
             "last_message_sk": keys.message_sk(newest.created_at, newest.uuid),
         }
     unread = int(row.get("unread_count") or 0) + counted
@@ -165,9 +171,16 @@ def _burst(seed: int = 11) -> list[_Conversation]:
     return conversations
 
 
+def _sealed(preview: Text) -> SealedText:
+    """A preview as stored with encryption on (as in production): only its size matters here,
+    its plaintext's plus the envelope's overhead."""
+    assert isinstance(preview, str)
+    return SealedText(bytes(len(preview.encode()) + OVERHEAD_BYTES))
+
+
 def _message(sender: User, first: User, second: User, number: int, text: str) -> Message:
     group = uuid5(BENCH_NAMESPACE, f"burst:{first.uuid}:{second.uuid}")
-    return Message(
+    message = Message(
         uuid5(BENCH_NAMESPACE, f"burst:{group}:{number}"),
         group,
         sender.uuid,
@@ -176,6 +189,7 @@ def _message(sender: User, first: User, second: User, number: int, text: str) ->
         text,
         HISTORY_ENDS_AT + timedelta(seconds=number),
     )
+    return replace(message, preview=_sealed(message.preview))
 
 
 def _fresh_rows(conversation: _Conversation, previous: bool) -> dict[User, Item]:
@@ -207,8 +221,9 @@ def burst_per_message(per_batch: int) -> dict[str, Units]:
 
 
 def worst_per_message() -> dict[str, Units]:
-    """One message alone in its batch, both rows at the unread cap, the widest text and
-    100-byte display names (this design's rows are bounded for names up to 100 bytes)."""
+    """One message alone in its batch, both rows at the unread cap, the widest text (ours: the
+    largest preview, sealed) and 100-byte display names (this design's rows are bounded for
+    names up to 100 bytes)."""
     first = User(uuid5(BENCH_NAMESPACE, "worst:a"), "a" * 32, LONG_DISPLAY_NAME)
     second = User(uuid5(BENCH_NAMESPACE, "worst:b"), "b" * 32, LONG_DISPLAY_NAME)
     backlog = [
@@ -219,6 +234,10 @@ def worst_per_message() -> dict[str, Units]:
     last = backlog[-1]
     message = _message(first, first, second, UNREAD_CAP + 1, WIDEST_TEXT)
     conversation = _Conversation(first, second, [message])
+    # This design's rows hold a preview, whose largest comes from another script.
+    ours_last = _message(second, first, second, UNREAD_CAP - 1, LARGEST_PREVIEW_TEXT)
+    ours_message = _message(first, first, second, UNREAD_CAP + 1, LARGEST_PREVIEW_TEXT)
+    ours_conversation = _Conversation(first, second, [ours_message])
     previous_rows = {
         owner: _previous_row(
             owner,
@@ -229,11 +248,14 @@ def worst_per_message() -> dict[str, Units]:
         for owner in (first, second)
     }
     ours_rows = {
-        owner: {**new_row_item(owner, conversation.other(owner), last), "unread_count": UNREAD_CAP}
+        owner: {
+            **new_row_item(owner, conversation.other(owner), ours_last),
+            "unread_count": UNREAD_CAP,
+        }
         for owner in (first, second)
     }
     return {
         "previous": _previous_cost(conversation, previous_rows, 1),
-        "ours": _ours_cost(conversation, dict(ours_rows), 1),
-        NO_RYW: _ours_cost(conversation, dict(ours_rows), 1, at_send=False),
+        "ours": _ours_cost(ours_conversation, dict(ours_rows), 1),
+        NO_RYW: _ours_cost(ours_conversation, dict(ours_rows), 1, at_send=False),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import re
 import sys
@@ -17,8 +18,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+from app.crypto.cipher import TextCipher
 from app.ddb import open_client
-from app.domain import User, pair_conversation_uuid
+from app.domain import Text, User, pair_conversation_uuid
 from app.errors import ServiceError
 from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
@@ -27,10 +29,12 @@ from app.repositories.messages import MessagesRepository
 from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
-from app.schemas import HANDLE_PATTERN
+from app.schemas import HANDLE_PATTERN, shown
 from app.services.moderation import purge_message
 from app.services.summaries_repair import SummariesRepair, decode_position
 from app.settings import Settings, settings_or_exit
+from app.state import cipher_of, open_data_keys
+from scripts.backfill import backfill, checkpoint_path
 from scripts.seed import seed
 
 
@@ -39,6 +43,8 @@ class CommandError(Exception):
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "value") and isinstance(value.value, bytes):  # binary: an envelope
+        return "base64:" + base64.b64encode(value.value).decode()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, set):
@@ -55,6 +61,42 @@ async def _table(settings: Settings, capacity: CapacityLog | None = None) -> Asy
     async with AsyncExitStack() as stack:
         client = await open_client(settings, stack)
         yield Table(client, settings.table_name, capacity)
+
+
+@asynccontextmanager
+async def _cipher(settings: Settings, table: Table) -> AsyncIterator[TextCipher]:
+    """The API's cipher when these settings (CRUDDUR_ENCRYPTION=kms) and credentials allow."""
+    async with AsyncExitStack() as stack:
+        yield cipher_of(await open_data_keys(settings, stack, table))
+
+
+class _Unreadable:
+    """Counts texts the pattern scripts could not decrypt, to say why once at the end."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.codes: list[str] = []
+
+    def fields(self, text: Text, name: str) -> dict[str, Any]:
+        plain, error = shown(text)
+        if error is None:
+            return {name: plain}
+        self.codes.append(error)
+        return {name: None, f"{name}_error": error}
+
+    def explain(self) -> None:
+        if not self.codes:
+            return
+        why = (
+            "set CRUDDUR_ENCRYPTION=kms (and CRUDDUR_KMS_KEY_ID) with credentials that may "
+            "decrypt under the message key"
+            if self.settings.encryption == "off"
+            else "their ciphertext or data key does not verify (see the codes)"
+        )
+        print(
+            f"ddb: {len(self.codes)} encrypted texts not shown: {why}",
+            file=sys.stderr,
+        )
 
 
 async def _require_table(table: Table) -> None:
@@ -112,9 +154,9 @@ async def cmd_scan(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def cmd_seed(settings: Settings, _: argparse.Namespace) -> None:
-    async with _table(settings) as table:
+    async with _table(settings) as table, _cipher(settings, table) as cipher:
         await _require_table(table)
-        report = await seed(table)
+        report = await seed(table, cipher)
     print(f"seeded {settings.table_name!r}: {report}")
 
 
@@ -193,7 +235,8 @@ async def cmd_summaries_repair(settings: Settings, args: argparse.Namespace) -> 
 
 async def cmd_get_conversation(settings: Settings, args: argparse.Namespace) -> None:
     capacity = CapacityLog()
-    async with _table(settings) as table:
+    unreadable = _Unreadable(settings)
+    async with _table(settings) as table, _cipher(settings, table) as cipher:
         await _require_table(table)
         reader = await _user_by_handle(table, args.handle)
         group = args.group
@@ -204,37 +247,62 @@ async def cmd_get_conversation(settings: Settings, args: argparse.Namespace) -> 
         # Pattern A exactly as the API runs it: membership check, then one page.
         if await ConversationsRepository(table_with_log).get(reader.uuid, group) is None:
             raise CommandError(f"{args.handle!r} is not in conversation {group}")
-        page = await MessagesRepository(table_with_log).page(group, limit=args.limit)
+        page = await MessagesRepository(table_with_log, cipher).page(group, limit=args.limit)
     for message in page.items:
         _print_json(
             {
                 "uuid": message.uuid,
                 "handle": message.sender_handle,
-                "message": message.text,
+                **unreadable.fields(message.text, "message"),
                 "created_at": message.created_at.isoformat(),
             }
         )
     _print_capacity(capacity)
+    unreadable.explain()
 
 
 async def cmd_list_conversations(settings: Settings, args: argparse.Namespace) -> None:
     capacity = CapacityLog()
-    async with _table(settings) as table:
+    unreadable = _Unreadable(settings)
+    async with _table(settings) as table, _cipher(settings, table) as cipher:
         await _require_table(table)
         owner = await _user_by_handle(table, args.handle)
-        repo = ConversationsRepository(Table(table.client, table.name, capacity))
+        repo = ConversationsRepository(Table(table.client, table.name, capacity), cipher)
         page = await repo.list_recent(owner.uuid, limit=args.limit)
     for conversation in page.items:
         _print_json(
             {
                 "message_group_uuid": conversation.message_group_uuid,
                 "with": conversation.other_handle,
-                "last_message": conversation.last_message,
+                **unreadable.fields(conversation.last_message, "last_message"),
                 "last_message_at": conversation.last_message_at.isoformat(),
                 "unread_count": conversation.unread_count,
             }
         )
     _print_capacity(capacity)
+    unreadable.explain()
+
+
+async def cmd_encryption_backfill(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.encryption != "kms":
+        raise CommandError("the backfill encrypts: set CRUDDUR_ENCRYPTION=kms")
+    checkpoint = checkpoint_path(settings.local_state_dir, settings.table_name)
+    async with _table(settings) as table, _cipher(settings, table) as cipher:
+        await _require_table(table)
+        counts = await backfill(
+            table,
+            cipher,
+            checkpoint,
+            page_size=args.page_size,
+            items_per_second=args.items_per_second,
+            restart=args.restart,
+            report=lambda counts: print(f"-- {counts}", file=sys.stderr),
+        )
+    print(
+        f"encrypted {counts.messages} messages, {counts.rows} conversation rows and "
+        f"{counts.records} idempotency records; {counts.scanned} items scanned, "
+        f"{counts.changed_meanwhile} changed by another writer meanwhile (left as they are)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--handle", required=True)
     listing.add_argument("--limit", type=_page_limit, default=20)
+
+    encryption = commands.add_parser("encryption", help="message text encryption")
+    encryption_commands = encryption.add_subparsers(
+        dest="encryption_command", required=True, metavar="ACTION"
+    )
+    fill = encryption_commands.add_parser(
+        "backfill", help="encrypt text stored before encryption was on (resumable, idempotent)"
+    )
+    fill.add_argument("--page-size", type=int, default=100)
+    fill.add_argument("--items-per-second", type=float, default=200.0, help="scan rate cap")
+    fill.add_argument("--restart", action="store_true", help="ignore the saved scan position")
     return parser
 
 
@@ -354,6 +433,7 @@ COMMANDS = {
     "repair": cmd_summaries_repair,
     "get-conversation": cmd_get_conversation,
     "list-conversations": cmd_list_conversations,
+    "encryption": cmd_encryption_backfill,
 }
 
 

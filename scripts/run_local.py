@@ -25,7 +25,9 @@ from app.repositories.schema import create_table
 from app.repositories.table import Table
 from app.serve import DrainingServer, build_server
 from app.settings import Settings, settings_or_exit
+from app.state import cipher_of, open_data_keys
 from app.streams.worker import run_worker
+from scripts.kms_key import ensure_key
 from scripts.seed import DEMO_USERS, seed
 
 log = logging.getLogger("run_local")
@@ -39,7 +41,11 @@ async def prepare(settings: Settings) -> None:
         client = await open_client(settings, stack)
         created = await create_table(client, settings.table_name)
         log.info("table %s %s", settings.table_name, "created" if created else "exists")
-        report = await seed(Table(client, settings.table_name))
+        if settings.encryption == "kms" and settings.kms_endpoint is not None:
+            created = await ensure_key(settings)  # a local KMS; in AWS the template makes it
+            log.info("KMS key %s %s", settings.kms_key_id, "created" if created else "exists")
+        table = Table(client, settings.table_name)
+        report = await seed(table, cipher_of(await open_data_keys(settings, stack, table)))
         log.info("seed: %s", report)
 
 
@@ -150,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                     embedded_dynamodb(args.ddb_port, Path(settings.local_state_dir) / "moto.log")
                 )
                 log.info("embedded DynamoDB (moto) on %s", endpoint)
-                settings = settings.model_copy(update={"ddb_endpoint_url": endpoint})
+                update: dict[str, str] = {"ddb_endpoint_url": endpoint}
+                if "encryption" not in settings.model_fields_set:
+                    update["encryption"] = "kms"  # the embedded server serves KMS on its port
+                settings = settings.model_copy(update=update)
             asyncio.run(serve(settings, args.host, args.port))
     except KeyboardInterrupt:  # while the embedded server was starting
         return INTERRUPTED

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from app.crypto.cipher import TextCipher
 from app.domain import Message, User, pair_conversation_uuid
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import ConversationExists, MessagesRepository
@@ -56,7 +57,7 @@ class SeedReport:
         return f"{self.users_created} users and {self.messages_created} messages created"
 
 
-async def seed(table: Table) -> SeedReport:
+async def seed(table: Table, cipher: TextCipher | None = None) -> SeedReport:
     report = SeedReport()
     users_repo = UsersRepository(table)
     users: dict[str, User] = {}
@@ -66,11 +67,13 @@ async def seed(table: Table) -> SeedReport:
             existing = await users_repo.create(demo_user(handle, display_name))
             report.users_created += 1
         users[handle] = existing
-    report.messages_created = await _seed_dialogue(table, users["andrewbrown"], users["bayko"])
+    report.messages_created = await _seed_dialogue(
+        table, cipher, users["andrewbrown"], users["bayko"]
+    )
     return report
 
 
-async def _seed_dialogue(table: Table, first: User, second: User) -> int:
+async def _seed_dialogue(table: Table, cipher: TextCipher | None, first: User, second: User) -> int:
     by_handle = {first.handle: first, second.handle: second}
     group = pair_conversation_uuid(first.uuid, second.uuid)
     messages = [
@@ -85,23 +88,23 @@ async def _seed_dialogue(table: Table, first: User, second: User) -> int:
         )
         for index, (handle, text) in enumerate(DIALOGUE)
     ]
-    messages_repo = MessagesRepository(table)
+    messages_repo = MessagesRepository(table, cipher)
     stored = await _stored_message_uuids(messages_repo, group)
-    created = 0
+    added: list[Message] = []  # as stored: the rows copy their text, sealed or not
     opener, *rest = messages
     if opener.uuid not in stored:
         opener_sender = by_handle[opener.sender_handle]
         opener_recipient = second if opener_sender is first else first
         with contextlib.suppress(ConversationExists):
-            await messages_repo.add(opener, new_conversation=(opener_sender, opener_recipient))
-            created += 1
+            added.append(
+                await messages_repo.add(opener, new_conversation=(opener_sender, opener_recipient))
+            )
     for message in rest:
         if message.uuid not in stored:
-            await messages_repo.add(message)
-            created += 1
+            added.append(await messages_repo.add(message))
     conversations = ConversationsRepository(table)
     # The stream worker would do this too; the seed must not depend on it running.
-    await conversations.apply_messages(group, messages)
+    await conversations.apply_messages(group, added)
     for user in (first, second):
         await conversations.mark_read(user.uuid, group)
-    return created
+    return len(added)

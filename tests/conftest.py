@@ -32,6 +32,7 @@ from app.repositories.users import UsersRepository, user_items
 from app.settings import Settings
 from app.state import AppState
 from scripts.embedded import EmbeddedDynamoDB
+from scripts.kms_key import ensure_key
 
 DDB_TARGET = os.environ.get("DDB_TARGET", "moto")
 """Which DynamoDB-compatible server the suite runs against: ``moto`` or ``dynalite``."""
@@ -53,18 +54,40 @@ def ddb_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def kms_endpoint(ddb_endpoint: str) -> Iterator[str]:
+    """The suite runs with encryption=kms: moto serves KMS on the embedded server's port; beside
+    another DynamoDB (dynalite has no KMS) an embedded moto server is started for KMS only."""
+    if DDB_TARGET == "moto" and not os.environ.get("DDB_ENDPOINT"):
+        yield ddb_endpoint
+        return
+    server = EmbeddedDynamoDB()
+    server.start()
+    yield server.endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("local-state")
 
 
 @pytest.fixture(scope="session")
-def settings(ddb_endpoint: str, state_dir: Path) -> Settings:
+def settings(ddb_endpoint: str, kms_endpoint: str, state_dir: Path) -> Settings:
     return Settings(
         ddb_endpoint_url=ddb_endpoint,
         table_name="cruddur-messages-test",
         local_state_dir=state_dir,
+        encryption="kms",
+        kms_endpoint_url=kms_endpoint,
         _env_file=None,
     )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def kms_key(settings: Settings) -> str:
+    """The customer master key the suite's data keys are made under (an alias)."""
+    await ensure_key(settings)
+    return settings.kms_key_id
 
 
 @dataclass(frozen=True)
@@ -77,7 +100,7 @@ class RunningApp:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
+async def running_app(settings: Settings, kms_key: str) -> AsyncIterator[RunningApp]:
     application = create_app(settings)
     async with LifespanManager(application) as manager:
         state: AppState = manager._state["app_state"]

@@ -9,6 +9,7 @@ the truth, which is why dropping a laggard's queue loses nothing a resume does n
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -18,6 +19,8 @@ from uuid import UUID
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
+
+from app.crypto.binding import Binding
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +36,63 @@ RECONNECT_DELAY_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
+class SealedMessage:
+    """The ``message`` of an event whose publisher cannot decrypt it (the stream handler has no
+    KMS): its envelope and where it may belong. The API process opens it on delivery."""
+
+    envelope: bytes
+    bindings: tuple[Binding, ...]
+
+    def to_jsonable(self) -> dict[str, Any]:
+        return {
+            "envelope": base64.b64encode(self.envelope).decode("ascii"),
+            "bindings": [
+                {
+                    "table": binding.table,
+                    "pk": binding.pk,
+                    "sk": binding.sk,
+                    "message_group_uuid": str(binding.message_group_uuid),
+                    "sender_uuid": str(binding.sender_uuid),
+                    "attribute": binding.attribute,
+                }
+                for binding in self.bindings
+            ],
+        }
+
+    @classmethod
+    def from_jsonable(cls, value: dict[str, Any]) -> SealedMessage:
+        bindings = tuple(
+            Binding(
+                table=str(binding["table"]),
+                pk=str(binding["pk"]),
+                sk=str(binding["sk"]),
+                message_group_uuid=UUID(binding["message_group_uuid"]),
+                sender_uuid=UUID(binding["sender_uuid"]),
+                attribute=str(binding["attribute"]),
+            )
+            for binding in value["bindings"]
+        )
+        return cls(base64.b64decode(value["envelope"]), bindings)
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
-    """One server-sent event: ``name`` is the SSE event type, ``data`` its JSON object."""
+    """One server-sent event: ``name`` is the SSE event type, ``data`` its JSON object.
+
+    ``sealed``: set when ``data``'s ``message`` is still encrypted (it is null in ``data``);
+    never sent to clients as it is.
+    """
 
     name: str
     id: str
     data: dict[str, Any]
+    sealed: SealedMessage | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"name": self.name, "id": self.id, "data": self.data})
+        value: dict[str, Any] = {"name": self.name, "id": self.id, "data": self.data}
+        if self.sealed is not None:
+            value["sealed"] = self.sealed.to_jsonable()
+        return json.dumps(value)
 
     def to_data_json(self) -> str:
         return json.dumps(self.data, separators=(",", ":"))
@@ -49,7 +100,13 @@ class Event:
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
         value = json.loads(text)
-        return cls(name=str(value["name"]), id=str(value["id"]), data=dict(value["data"]))
+        sealed = value.get("sealed")
+        return cls(
+            name=str(value["name"]),
+            id=str(value["id"]),
+            data=dict(value["data"]),
+            sealed=SealedMessage.from_jsonable(sealed) if sealed is not None else None,
+        )
 
 
 class TooManyStreams(Exception):

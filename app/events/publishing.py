@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
+from app.crypto.binding import Binding
 from app.domain import Message
 from app.events.bus import Event, EventPublisher
 from app.events.model import changed_message_event, conversation_event, message_event
 from app.repositories.conversations import ConversationsRepository, latest_versions
+from app.repositories.sealing import binding_of, last_message_bindings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ async def publish_changes(
         publisher,
         message_group_uuid,
         latest_versions(changed),
-        lambda message: changed_message_event(message, now),
+        lambda message, bindings: changed_message_event(message, now, bindings),
     )
 
 
@@ -56,7 +58,7 @@ async def _publish(
     publisher: EventPublisher,
     message_group_uuid: UUID,
     messages: list[Message],
-    event_of: Callable[[Message], Event],
+    event_of: Callable[[Message, Sequence[Binding]], Event],
 ) -> None:
     if not messages:
         return
@@ -65,9 +67,14 @@ async def _publish(
         log.warning("event publish found no row message_group_uuid=%s", message_group_uuid)
         return
     other_row = await conversations.get(sender_row.other_uuid, message_group_uuid)
+    table_name = conversations.table.name
+    # With encryption on, the text is sealed (the handler has no KMS): the events carry it
+    # sealed, with its bindings, and the API process opens it on delivery.
+    message_events = [event_of(m, [binding_of(table_name, m)]) for m in messages]
     for row in (sender_row, other_row):
         if row is None:
             continue
-        for message in messages:
-            await publisher.publish(row.owner_uuid, event_of(message))
-        await publisher.publish(row.owner_uuid, conversation_event(row))
+        for event in message_events:
+            await publisher.publish(row.owner_uuid, event)
+        bindings = last_message_bindings(table_name, row)
+        await publisher.publish(row.owner_uuid, conversation_event(row, bindings))

@@ -10,13 +10,16 @@ from typing import Any
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
+from app.crypto.cipher import TextCipher
 from app.events.bus import Connection, Event, EventBus
+from app.events.model import opened
 
 log = logging.getLogger(__name__)
 
 
-def _frame(event: Event) -> ServerSentEvent:
-    return ServerSentEvent(data=event.to_data_json(), event=event.name, id=event.id)
+async def _frame(event: Event, cipher: TextCipher) -> ServerSentEvent:
+    shown = await opened(event, cipher)
+    return ServerSentEvent(data=shown.to_data_json(), event=shown.name, id=shown.id)
 
 
 async def event_stream(
@@ -24,17 +27,19 @@ async def event_stream(
     opening: list[Event],
     connected_at: str,
     retry_ms: int,
+    cipher: TextCipher,
 ) -> AsyncIterator[ServerSentEvent]:
     """The frames of one stream.
 
     First ``retry:``, then the replay (or ``reset``), then an id-only frame marking the moment
     of connection, so a client that loses the stream before any event still resumes from
-    there. A stream the server ends (shutdown, lost bus) closes with a ``retry:`` hint; one
+    there. Sealed text is opened here, per delivery (``cipher``: the API's, with its data-key
+    cache). A stream the server ends (shutdown, lost bus) closes with a ``retry:`` hint; one
     that lagged just closes (its client is not reading anyway).
     """
     yield ServerSentEvent(retry=retry_ms, comment="stream open")
     for event in opening:
-        yield _frame(event)
+        yield await _frame(event, cipher)
     yield ServerSentEvent(id=connected_at)
     while True:
         live = await connection.queue.get()
@@ -42,7 +47,7 @@ async def event_stream(
             if connection.reason != "lagged":
                 yield ServerSentEvent(retry=retry_ms, comment=f"closing: {connection.reason}")
             return
-        yield _frame(live)
+        yield await _frame(live, cipher)
 
 
 class StreamResponse(EventSourceResponse):

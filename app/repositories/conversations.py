@@ -19,12 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
+from app.crypto.cipher import NoEncryption, TextCipher
 from app.domain import DELETED_TEXT, Conversation, Message, Page, User, preview_of
 from app.repositories import keys
+from app.repositories.sealing import (
+    TEXT_ATTRIBUTE,
+    last_message_bindings,
+    stored_form,
+    stored_text,
+)
 from app.repositories.table import ConditionFailed, Item, Table
 
 PARTICIPANTS_PER_CONVERSATION = 2
@@ -73,6 +80,12 @@ def latest_versions(changed: Sequence[Message]) -> list[Message]:
     return list(latest.values())
 
 
+def _stored_preview(message: Message) -> str | bytes:
+    """The preview as stored on the message item (sealed with encryption on): rows copy it
+    verbatim, so nothing here ever decrypts."""
+    return stored_form(message.preview)
+
+
 def new_row_item(owner: User, other: User, first_message: Message) -> Item:
     """A participant's row as created with the conversation, its first message as summary."""
     return {
@@ -81,7 +94,7 @@ def new_row_item(owner: User, other: User, first_message: Message) -> Item:
         "other_user_uuid": str(other.uuid),
         "other_handle": other.handle,
         "other_display_name": other.display_name,
-        "last_message": first_message.preview,
+        "last_message": _stored_preview(first_message),
         "last_message_sk": _sk(first_message),
         "unread_count": 1 if first_message.sender_uuid != owner.uuid else None,
     }
@@ -97,7 +110,7 @@ def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
         other_uuid=UUID(item["other_user_uuid"]),
         other_handle=item["other_handle"],
         other_display_name=item["other_display_name"],
-        last_message=item["last_message"],
+        last_message=stored_text(item["last_message"]),
         last_message_at=last_at,
         last_message_uuid=last_uuid,
         unread_count=min(int(item.get("unread_count", 0)), UNREAD_CAP),
@@ -128,8 +141,9 @@ class _RowState:
 
 
 class ConversationsRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cipher: TextCipher | None = None) -> None:
         self.table = table
+        self.cipher = cipher or NoEncryption()
 
     async def get(
         self, owner_uuid: UUID, message_group_uuid: UUID, *, consistent: bool = True
@@ -157,8 +171,14 @@ class ConversationsRepository:
             filter="NOT contains(blocked_by, :owner)",
         )
         return Page(
-            items=[_conversation_from(owner_uuid, item) for item in page.items], next=page.next
+            items=[await self._opened(owner_uuid, item) for item in page.items], next=page.next
         )
+
+    async def _opened(self, owner_uuid: UUID, item: Item) -> Conversation:
+        conversation = _conversation_from(owner_uuid, item)
+        bindings = last_message_bindings(self.table.name, conversation)
+        text = await self.cipher.open(bindings, conversation.last_message)
+        return replace(conversation, last_message=text)
 
     async def participants(self, message_group_uuid: UUID) -> list[UUID]:
         """Owners of the conversation's rows, from the sparse KEYS_ONLY GSI."""
@@ -280,7 +300,7 @@ class ConversationsRepository:
                 condition=f"{_ROW_EXISTS} AND "
                 "(attribute_not_exists(last_message_sk) OR last_message_sk < :oldest_unread)",
                 values={
-                    ":preview": newest.preview,
+                    ":preview": _stored_preview(newest),
                     ":sk": newest_sk,
                     ":unread": len(unread) or None,
                     ":oldest_unread": oldest_unread_sk,
@@ -317,7 +337,7 @@ class ConversationsRepository:
                 condition="last_message_sk = :sk AND "
                 "(attribute_not_exists(last_change) OR last_change < :change)",
                 values={
-                    ":preview": message.preview,
+                    ":preview": _stored_preview(message),
                     ":change": change_marker(message),
                     ":sk": keys.message_sk(message.created_at, message.uuid),
                 },
@@ -374,7 +394,7 @@ class ConversationsRepository:
                 return
             condition, values = seen.condition()
             try:
-                summary = (newest_sk, newest.preview) if moves else None
+                summary = (newest_sk, _stored_preview(newest)) if moves else None
                 await self._write_summary(row_key, summary, unread_count, condition, values)
                 return
             except ConditionFailed:
@@ -384,7 +404,7 @@ class ConversationsRepository:
     async def _write_summary(
         self,
         row_key: keys.Key,
-        summary: tuple[str, str] | None,
+        summary: tuple[str, str | bytes] | None,
         unread_count: int,
         condition: str,
         values: Mapping[str, Any],
@@ -470,7 +490,7 @@ class ConversationsRepository:
             changed = (
                 newest is not None
                 and newest[0] == seen.last_sk
-                and newest[1] != item["last_message"]
+                and newest[1] != _as_stored(item["last_message"])
             )
             summary = newest if moves or changed else None
             last_sk = summary[0] if summary is not None else seen.last_sk
@@ -540,12 +560,19 @@ class ConversationsRepository:
         return None
 
 
-def _summary_of(message_item: Item) -> tuple[str, str]:
-    """A stored message's sort key and verbatim preview (items stored before previews
-    existed show their text's; a tombstone shows ``DELETED_TEXT``)."""
+def _as_stored(value: Any) -> str | bytes:
+    """A row's ``last_message`` as comparable with a preview: text, or envelope bytes."""
+    return value if isinstance(value, str) else bytes(value)
+
+
+def _summary_of(message_item: Item) -> tuple[str, str | bytes]:
+    """A stored message's sort key and verbatim preview, sealed or not: never decrypted.
+    Items stored before previews existed show their text's preview (a sealed text as it is:
+    the list opens it with the text's binding)."""
     if message_item.get("deleted"):
         return str(message_item["sk"]), DELETED_TEXT
     preview = message_item.get("preview")
     if preview is None:
-        preview = preview_of(str(message_item.get("message", "")))
-    return str(message_item["sk"]), str(preview)
+        text = message_item.get(TEXT_ATTRIBUTE, "")
+        preview = preview_of(text) if isinstance(text, str) else bytes(text)
+    return str(message_item["sk"]), preview if isinstance(preview, str) else bytes(preview)

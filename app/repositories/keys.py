@@ -124,3 +124,16 @@ def idempotency_key(user_uuid: UUID, client_key: str) -> Key:
 def claim_key(pk: str) -> Key:
     """An idempotency record by its partition key (as a message item refers to it)."""
     return {"pk": pk, "sk": "IDEM"}
+
+
+def data_key_key(message_group_uuid: UUID, epoch: int) -> Key:
+    """A conversation's wrapped data key of one epoch.
+
+    Its own partition, not under ``MSG#<group>``: message pages query that partition without
+    a sort-key filter, and the stream handler treats every ``MSG#`` insert as a message.
+    """
+    return {"pk": f"DATAKEY#{message_group_uuid}", "sk": f"EPOCH#{epoch:010d}"}
+
+
+def is_conversation_row_pk(pk: str) -> bool:
+    return pk.startswith("GRP#")

@@ -9,12 +9,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from app.crypto.cipher import NoEncryption, TextCipher
 from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, User, preview_of
 from app.errors import Conflict
 from app.repositories import keys
 from app.repositories.blocks import blocks_absent_ops
 from app.repositories.conversations import new_row_item
 from app.repositories.schema import TTL_ATTRIBUTE
+from app.repositories.sealing import (
+    PREVIEW_ATTRIBUTE,
+    TEXT_ATTRIBUTE,
+    binding_of,
+    stored_form,
+    stored_text,
+)
 from app.repositories.table import ConditionFailed, Item, Table, TransactionCancelled
 
 _NEW = "attribute_not_exists(pk)"
@@ -56,8 +64,8 @@ def message_item(message: Message) -> Item:
         "sender_uuid": str(message.sender_uuid),
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
-        "message": None if message.deleted else message.text,
-        "preview": None if message.deleted else message.preview,
+        TEXT_ATTRIBUTE: None if message.deleted else stored_form(message.text),
+        PREVIEW_ATTRIBUTE: None if message.deleted else stored_form(message.preview),
         "opens_conversation": message.opens_conversation or None,
         "edited_at": keys.format_timestamp(message.edited_at) if message.edited_at else None,
         "deleted": message.deleted or None,
@@ -74,11 +82,13 @@ def message_from_item(item: Item) -> Message:
         sender_uuid=UUID(item["sender_uuid"]),
         sender_handle=item["sender_handle"],
         sender_display_name=item["sender_display_name"],
-        text=DELETED_TEXT if deleted else item["message"],
+        text=DELETED_TEXT if deleted else stored_text(item[TEXT_ATTRIBUTE]),
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
         # Verbatim: items stored before previews existed fall back to their text's preview.
-        preview=DELETED_TEXT if deleted else item.get("preview", ""),
+        preview=DELETED_TEXT
+        if deleted
+        else (stored_text(item[PREVIEW_ATTRIBUTE]) if PREVIEW_ATTRIBUTE in item else ""),
         edited_at=keys.parse_timestamp(edited_at) if edited_at else None,
         deleted=deleted,
     )
@@ -99,8 +109,22 @@ def _claim_item(claim: IdempotencyClaim, message: Message) -> Item:
 
 
 class MessagesRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cipher: TextCipher | None = None) -> None:
         self.table = table
+        self.cipher = cipher or NoEncryption()
+
+    async def _sealed(self, message: Message) -> Message:
+        """Text and preview sealed, each bound to its attribute (rows copy the preview)."""
+        assert isinstance(message.text, str)
+        assert isinstance(message.preview, str)
+        text = await self.cipher.seal(binding_of(self.table.name, message), message.text)
+        preview_binding = binding_of(self.table.name, message, PREVIEW_ATTRIBUTE)
+        preview = await self.cipher.seal(preview_binding, message.preview)
+        return replace(message, text=text, preview=preview)
+
+    async def _opened(self, message: Message) -> Message:
+        bindings = [binding_of(self.table.name, message)]
+        return replace(message, text=await self.cipher.open(bindings, message.text))
 
     async def add(
         self,
@@ -108,20 +132,23 @@ class MessagesRepository:
         *,
         claim: IdempotencyClaim | None = None,
         new_conversation: tuple[User, User] | None = None,
-    ) -> None:
+    ) -> Message:
         """Store ``message``; with a claim and/or new conversation rows, all in one transaction.
 
-        Raises ``IdempotencyKeyUsed`` or ``ConversationExists``; nothing is written then.
+        Returns the message as stored (its text sealed with encryption on). Raises
+        ``IdempotencyKeyUsed`` or ``ConversationExists``; nothing is written then.
         """
         if new_conversation is not None:
             message = replace(message, opens_conversation=True)
+        # Sealed before any write: a KMS failure leaves nothing behind.
+        message = await self._sealed(message)
         item = message_item(message)
         if claim is None and new_conversation is None:
             # Failing means the SDK retried a put whose answer was lost: the key holds this
             # send's fresh uuid, so only that earlier attempt can have stored it.
             with contextlib.suppress(ConditionFailed):
                 await self.table.put(item, condition=_NEW)
-            return
+            return message
         if claim is not None:
             # The claim holds a copy of the message: edits and deletes reach it through this.
             item["claim_pk"] = keys.idempotency_key(claim.user_uuid, claim.client_key)["pk"]
@@ -155,6 +182,7 @@ class MessagesRepository:
                 if blockers:
                     raise PairBlocked(blockers) from None
             raise Conflict("Message already exists.", code="message_exists") from None
+        return message
 
     async def get_idempotency_record(
         self, user_uuid: UUID, client_key: str
@@ -167,7 +195,8 @@ class MessagesRepository:
             for name, value in item.items()
             if name.startswith("message_")
         }
-        return IdempotencyRecord(fingerprint=item["fingerprint"], message=message_from_item(stored))
+        message = await self._opened(message_from_item(stored))
+        return IdempotencyRecord(fingerprint=item["fingerprint"], message=message)
 
     async def page(
         self,
@@ -196,7 +225,7 @@ class MessagesRepository:
             key_condition=condition, values=values, forward=forward, limit=limit, consistent=True
         )
         items = result.items if forward else result.items[::-1]
-        messages = [message_from_item(item) for item in items]
+        messages = [await self._opened(message_from_item(item)) for item in items]
         more_older = not forward and result.next is not None
         return Page(
             items=messages,
@@ -230,7 +259,7 @@ class MessagesRepository:
                 filter="message_uuid = :uuid",
             )
             if result.items:
-                return message_from_item(result.items[0])
+                return await self._opened(message_from_item(result.items[0]))
             if result.next is None:
                 return None
             next = result.next
@@ -239,13 +268,20 @@ class MessagesRepository:
         """Replace the text in place (same key, so the same position); None if it was deleted
         meanwhile."""
         at = keys.format_timestamp(edited_at)
-        return await self._change(
+        # Sealed like a send's (same bindings: the item's key does not change).
+        sealed = await self._sealed(replace(message, text=text, preview=preview_of(text)))
+        edited = await self._change(
             message,
             "SET message = :text, preview = :preview, edited_at = :at",
             "SET message_message = :text, message_preview = :preview, message_edited_at = :at",
-            {":text": text, ":preview": preview_of(text), ":at": at},
+            {
+                ":text": stored_form(sealed.text),
+                ":preview": stored_form(sealed.preview),
+                ":at": at,
+            },
             unless="deleted",
         )
+        return await self._opened(edited) if edited is not None else None
 
     async def tombstone(self, message: Message, deleted_at: datetime) -> Message | None:
         """Remove the text from the table; the item keeps its place, marked deleted. None if

@@ -145,6 +145,14 @@ async def dynamodb_errors() -> AsyncIterator[None]:
         raise Unavailable("DynamoDB is unreachable.", code="dynamodb_unreachable") from error
 
 
+def _page(response: Mapping[str, Any]) -> Page[Item, Item]:
+    next_key = response.get("LastEvaluatedKey")
+    return Page(
+        items=[deserialize(item) for item in response.get("Items", [])],
+        next=deserialize(next_key) if next_key else None,
+    )
+
+
 class Table:
     """The table's primitives with Python values in and out."""
 
@@ -274,11 +282,7 @@ class Table:
         async with dynamodb_errors():
             response = await self.client.query(**request)
         self._record("Query", response)
-        next_key = response.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(item) for item in response.get("Items", [])],
-            next=deserialize(next_key) if next_key else None,
-        )
+        return _page(response)
 
     async def scan(
         self,
@@ -286,22 +290,20 @@ class Table:
         index: str | None = None,
         limit: int | None = None,
         next: Mapping[str, Any] | None = None,
+        consistent: bool = False,
     ) -> Page[Item, Item]:
-        """One page of a whole index (operator tools only: the API never scans)."""
+        """One page of the whole table or index (operator tools only: the API never scans)."""
         request = self._request(
             TableName=self.name,
             IndexName=index,
             Limit=limit,
             ExclusiveStartKey=serialize(next) if next else None,
+            ConsistentRead=consistent or None,
         )
         async with dynamodb_errors():
             response = await self.client.scan(**request)
         self._record("Scan", response)
-        next_key = response.get("LastEvaluatedKey")
-        return Page(
-            items=[deserialize(item) for item in response.get("Items", [])],
-            next=deserialize(next_key) if next_key else None,
-        )
+        return _page(response)
 
     def put_op(
         self,

@@ -1,4 +1,5 @@
-"""Local development only: mint access tokens for seeded users and publish the issuer's keys.
+"""Local development only: mint access tokens for seeded users, publish the issuer's keys, and
+count this process's KMS calls (for the encryption benchmark).
 
 Mounted only when ``auth_mode=local``; in production neither route exists.
 """
@@ -11,7 +12,7 @@ from fastapi import APIRouter
 
 from app.deps import State, UsersRepo
 from app.errors import InvalidInput, NotFound, PayloadTooLarge, problem_responses
-from app.schemas import DevTokenRequest, TokenOut
+from app.schemas import DevTokenRequest, KmsCallsOut, TokenOut
 
 router = APIRouter(tags=["development"])
 
@@ -38,3 +39,17 @@ async def mint_token(body: DevTokenRequest, state: State, users: UsersRepo) -> T
 async def jwks(state: State) -> dict[str, Any]:
     assert state.local_issuer is not None
     return state.local_issuer.jwks()
+
+
+@router.get(
+    "/api/dev/kms-calls",
+    summary="This process's KMS calls and data-key cache hits (development only)",
+)
+async def kms_calls(state: State) -> KmsCallsOut:
+    calls = state.data_keys.calls if state.data_keys is not None else None
+    return KmsCallsOut(
+        encryption=state.settings.encryption,
+        generate_data_key=calls.generate_data_key if calls else 0,
+        decrypt=calls.decrypt if calls else 0,
+        cache_hits=calls.cache_hits if calls else 0,
+    )

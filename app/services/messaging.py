@@ -181,7 +181,7 @@ class MessagingService:
             created_at=datetime.now(UTC),
         )
         try:
-            opened = await self._store(message, sender, recipient, claim)
+            stored, opened = await self._store(message, sender, recipient, claim)
         except IdempotencyKeyUsed:
             assert claim is not None
             replayed = await self._replay(claim)
@@ -196,34 +196,36 @@ class MessagingService:
         if self.on_stored is not None:
             self.on_stored()
         if not opened and self.sender_read_your_writes:
-            await self._show_in_own_list(message)
+            await self._show_in_own_list(stored)
         return message
 
-    async def _show_in_own_list(self, message: Message) -> None:
+    async def _show_in_own_list(self, stored: Message) -> None:
         """Read-your-writes for the sender: their own row shows the message before we answer.
 
         The message is stored already, so a failure here only delays the row: the stream
-        handler applies the same forward-only update from the message's record.
+        handler applies the same forward-only update from the message's record. ``stored``:
+        the message as stored (its preview sealed with encryption on), so the row gets the
+        very value the handler would copy.
         """
         try:
-            await self.conversations.advance_own_row(message)
+            await self.conversations.advance_own_row(stored)
         except (ServiceError, RowContended) as error:
             log.warning(
                 "sender's row not updated, the stream will message_group_uuid=%s error=%s",
-                message.message_group_uuid,
+                stored.message_group_uuid,
                 getattr(error, "code", type(error).__name__),
             )
 
     async def _store(
         self, message: Message, sender: User, recipient: User | None, claim: IdempotencyClaim | None
-    ) -> bool:
-        """Store the message; True when it opened the conversation (its rows show it)."""
+    ) -> tuple[Message, bool]:
+        """Store the message: as stored (sealed with encryption on), and True when it opened
+        the conversation (its rows show it)."""
         if recipient is None:
             _refuse_if_blocked(
                 sender, await self.require_member(sender, message.message_group_uuid)
             )
-            await self.messages.add(message, claim=claim)
-            return False
+            return await self.messages.add(message, claim=claim), False
         for attempt in range(CREATE_ATTEMPTS):
             if attempt:
                 # Both creators can be cancelled (DynamoDB's TransactionConflict): back off
@@ -232,11 +234,10 @@ class MessagingService:
             existing = await self.conversations.get(sender.uuid, message.message_group_uuid)
             if existing is not None:
                 _refuse_if_blocked(sender, existing)
-                await self.messages.add(message, claim=claim)
-                return False
+                return await self.messages.add(message, claim=claim), False
             try:
-                await self.messages.add(message, claim=claim, new_conversation=(sender, recipient))
-                return True
+                opening = (sender, recipient)
+                return await self.messages.add(message, claim=claim, new_conversation=opening), True
             except ConversationExists:
                 continue  # a concurrent first message created it: send into it instead
             except PairBlocked as refused:

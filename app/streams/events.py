@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,3 +38,21 @@ def lambda_event(records: Sequence[Mapping[str, Any]], stream_arn: str) -> dict[
 def sequence_number(record: Mapping[str, Any]) -> str:
     """The record's position in its shard; Lambda's ``itemIdentifier`` for a failed record."""
     return str(record["dynamodb"]["SequenceNumber"])
+
+
+def with_binary_decoded(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Lambda's JSON event carries binary attributes (envelopes) base64-encoded; GetRecords,
+    and so the local worker, gives bytes. Decoded here, the handler sees one shape."""
+    records = []
+    for record in event.get("Records", []):
+        change = dict(record.get("dynamodb", {}))
+        image = change.get("NewImage")
+        if image is not None:
+            change["NewImage"] = {
+                name: {"B": base64.b64decode(value["B"])}
+                if isinstance(value.get("B"), str)
+                else value
+                for name, value in image.items()
+            }
+        records.append({**record, "dynamodb": change})
+    return {**event, "Records": records}

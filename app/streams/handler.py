@@ -1,6 +1,9 @@
 """The DynamoDB Streams handler: every inserted message moves its conversation's rows forward,
 and every edited or deleted message (a MODIFY of its item) updates the rows that show it.
 
+It never decrypts: with encryption on, it copies the message's envelope into the rows as
+stored, and its role has no KMS permission.
+
 Deliveries are at least once and messages of one conversation arrive in no guaranteed order;
 ``ConversationsRepository.apply_messages`` is idempotent and forward-only, so duplicates,
 retries and reordering are harmless. A record that can never be applied (its image is not a
@@ -31,7 +34,7 @@ from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import message_from_item
 from app.repositories.table import Table, deserialize
 from app.settings import Settings
-from app.streams.events import sequence_number
+from app.streams.events import sequence_number, with_binary_decoded
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +226,7 @@ def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
 
     async def work(stores: SummaryStores) -> BatchResponse:
         return await handle_event(
-            event, stores.conversations, stores.dead_letters, stores.publisher
+            with_binary_decoded(event), stores.conversations, stores.dead_letters, stores.publisher
         )
 
     return runtime.run(work)

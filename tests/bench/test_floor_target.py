@@ -123,6 +123,7 @@ async def test_the_floor_makes_the_calls_the_service_makes(
         [descriptor],
         [entry(andrew)],
         idempotency_prefix="floor-check-floor",
+        sealed=running_app.state.data_keys is not None,  # the suite's service encrypts
     )
     await floor.start(workers=1)
     try:

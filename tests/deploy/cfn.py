@@ -88,6 +88,7 @@ def get_att(kind: str, logical_id: str, physical_id: str, attribute: str) -> str
         "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical_id}:*",
         "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{physical_id}",
         "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical_id}",
+        "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical_id}",
     }
     if attribute != "Arn" or kind not in arns:
         raise KeyError(f"GetAtt {logical_id}.{attribute} ({kind})")
@@ -143,7 +144,7 @@ class _Renderer:
 
     def _physical_id(self, logical_id: str, spec: Mapping[str, Any]) -> str:
         properties = spec.get("Properties", {})
-        for name_property in ("TableName", "FunctionName", "LogGroupName"):
+        for name_property in ("TableName", "FunctionName", "LogGroupName", "AliasName"):
             if name_property in properties:
                 return str(self.value(properties[name_property]))
         if spec["Type"] == "AWS::SQS::Queue":

@@ -138,10 +138,12 @@ def test_the_read_only_role_reads_and_cannot_write_even_when_granted_more() -> N
 
 
 def _kms_statements(rendered: Rendered, role: str) -> list[dict[str, Any]]:
+    """Statements about the table's key (the message text key: tests/deploy/test_message_key)."""
     return [
         statement
         for statement in rendered.statements(role)
         if any(action.startswith("kms:") for action in _listed(statement["Action"]))
+        and statement["Resource"] != rendered.arn("MessageKey")
     ]
 
 

@@ -11,11 +11,12 @@ import pytest
 
 from app.ddb import open_client
 from app.events.bus import Event, RedisPublisher, channel_of, redis_client
+from app.events.model import opened
 from app.repositories.table import Table
 from app.settings import Settings
 from app.streams import handler as lambda_module
 from app.streams.worker import run_worker
-from tests.conftest import MakeUser, start_conversation
+from tests.conftest import MakeUser, RunningApp, start_conversation
 from tests.events.conftest import WAIT_SECONDS, live_server, live_settings, open_stream
 from tests.streams.conftest import StreamReader, event_of
 
@@ -75,7 +76,10 @@ async def test_the_stream_lambda_publishes_through_redis_when_configured(
     make_user: MakeUser,
     redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    running_app: RunningApp,
 ) -> None:
+    """The Lambda has no KMS: its events carry the text sealed (``message`` null, the envelope
+    beside the data), and the API process that delivers them opens it."""
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, andrew, bayko)
     reply = await client.post(
@@ -118,4 +122,9 @@ async def test_the_stream_lambda_publishes_through_redis_when_configured(
     # The batch holds the opening message and the reply: both, oldest first, then the row.
     assert [event.name for event in received] == ["message", "message", "conversation"]
     assert received[1].data["uuid"] == reply.json()["uuid"]
-    assert (received[2].data["message"], received[2].data["unread_count"]) == ("via the Lambda", 1)
+    assert (received[2].data["message"], received[2].data["unread_count"]) == (None, 1)
+    assert all(event.sealed is not None for event in received)
+    cipher = running_app.state.messaging.messages.cipher
+    shown = [await opened(event, cipher) for event in received]
+    assert [event.data["message"] for event in shown[1:]] == ["via the Lambda"] * 2
+    assert not [event for event in shown if "message_error" in event.data]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -85,11 +85,13 @@ async def test_transient_faults_are_retried_and_the_request_succeeds(
 ) -> None:
     assert failures < settings.ddb_max_attempts
     andrew, group = await conversation(client, make_user)
-    # The membership check is the GetItem of a conversation row: only that one is faulted.
-    when = body_contains(keys.conversation_key(andrew.user.uuid, uuid4())["pk"])
-    fault = faults.fail(
-        operation, kind, times=failures, when=when if operation == "GetItem" else None
-    )
+    # The membership check is the GetItem of a conversation row: only that one is faulted;
+    # likewise the message's PutItem (not the conversation's data key, made on first use).
+    targets = {
+        "GetItem": body_contains(keys.conversation_key(andrew.user.uuid, uuid4())["pk"]),
+        "PutItem": body_contains(keys.message_pk(UUID(group))),
+    }
+    fault = faults.fail(operation, kind, times=failures, when=targets.get(operation))
 
     response = await EXERCISES[operation](client, andrew, group)
 

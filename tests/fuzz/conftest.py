@@ -20,6 +20,7 @@ from app.repositories.schema import create_table, drop_table
 from app.repositories.table import Table
 from app.serve import build_server
 from app.settings import Settings
+from app.state import cipher_of, open_data_keys
 from scripts.seed import seed
 from tests.fuzz.api import TARGET, schema
 
@@ -35,12 +36,13 @@ def fuzz_settings(settings: Settings) -> Settings:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def seeded_table(fuzz_settings: Settings) -> None:
+async def seeded_table(fuzz_settings: Settings, kms_key: str) -> None:
     async with AsyncExitStack() as stack:
         client = await open_client(fuzz_settings, stack)
         await drop_table(client, FUZZ_TABLE)
         await create_table(client, FUZZ_TABLE)
-        await seed(Table(client, FUZZ_TABLE))
+        table = Table(client, FUZZ_TABLE)
+        await seed(table, cipher_of(await open_data_keys(fuzz_settings, stack, table)))
 
 
 @pytest.fixture(scope="session")

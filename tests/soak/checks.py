@@ -12,9 +12,12 @@ from uuid import UUID
 
 import httpx
 
+from app.crypto.cipher import TextCipher
 from app.domain import Conversation, pair_conversation_uuid
 from app.repositories import keys
 from app.repositories.conversations import UNREAD_CAP, ConversationsRepository
+from app.repositories.messages import message_from_item
+from app.repositories.sealing import message_binding
 from app.repositories.table import Item, Table
 from tests.conftest import SignedIn
 from tests.soak.workload import Send
@@ -45,19 +48,32 @@ class Snapshot:
     """Each member's row as the repository reads it (the row layout is the repository's)."""
 
 
-async def snapshot(table: Table, users: Sequence[SignedIn]) -> Snapshot:
+async def _with_text_opened(table: Table, cipher: TextCipher, items: list[Item]) -> list[Item]:
+    """Message items with ``message`` as the API reads it (plain text, or why not)."""
+    opened = []
+    for item in items:
+        message = message_from_item(item)
+        binding = message_binding(
+            table.name, message.message_group_uuid, item["sk"], message.sender_uuid
+        )
+        opened.append({**item, "message": await cipher.open([binding], message.text)})
+    return opened
+
+
+async def snapshot(table: Table, users: Sequence[SignedIn], cipher: TextCipher) -> Snapshot:
     uuids = [signed.user.uuid for signed in users]
     members = {
         str(pair_conversation_uuid(a, b)): (a, b) for a, b in itertools.combinations(uuids, 2)
     }
     messages, index_rows = {}, {}
     for group in members:
-        messages[group] = await _all_pages(
+        stored = await _all_pages(
             table,
             key_condition="pk = :pk",
             values={":pk": keys.message_pk(UUID(group))},
             consistent=True,
         )
+        messages[group] = await _with_text_opened(table, cipher, stored)
         index_rows[group] = await _all_pages(
             table,
             index=keys.CONVERSATION_INDEX,

@@ -28,11 +28,12 @@ import pytest_asyncio
 from asgi_lifespan import LifespanManager
 
 from app import ddb
+from app.crypto.cipher import TextCipher
 from app.main import create_app
 from app.repositories.schema import create_table, drop_table
 from app.repositories.table import Table
 from app.settings import Settings
-from app.state import AppState
+from app.state import AppState, cipher_of
 from app.streams import worker as worker_module
 from app.streams.checkpoints import CheckpointFile
 from tests.conftest import RunningApp, SignedIn
@@ -67,6 +68,8 @@ class SoakRig:
     users: list[SignedIn]
     streams: DynamoDBStreamsClient
     checkpoints: Path
+    cipher: TextCipher
+    """The app's: the checks read message text as the API does."""
 
     async def drained(self, seconds: float) -> bool:
         """Wait (at most ``seconds``) until the worker has handled every stream record."""
@@ -119,6 +122,7 @@ def inject_background_faults(injector: FaultInjector, rate: float) -> None:
 @pytest_asyncio.fixture
 async def rig(
     settings: Settings,
+    kms_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[SoakRig]:
@@ -166,7 +170,8 @@ async def rig(
 
         stack.push_async_callback(stop_worker)
         checkpoints = worker_module.checkpoint_path(soak_settings)
-        yield SoakRig(http, table, injector, users, streams, checkpoints)
+        cipher = cipher_of(state.data_keys)
+        yield SoakRig(http, table, injector, users, streams, checkpoints, cipher)
 
 
 def report(
@@ -206,7 +211,7 @@ async def test_no_acknowledged_message_is_lost_or_duplicated_under_faults(rig: S
     rig.injector.heal()
     drained = await rig.drained(DRAIN_SECONDS)
     drain = time.monotonic() - started - traffic
-    snap = await snapshot(rig.table, rig.users)
+    snap = await snapshot(rig.table, rig.users, rig.cipher)
     lost_or_doubled, counts = message_problems(snap, workload.ledger.sends)
     rows = row_problems(snap)
     inboxes, inbox_rows = await inbox_problems(rig.http, rig.users, snap)

@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from app.events.bus import Hub, InProcessBus
+from app.events.model import opened
 from app.repositories.conversations import ConversationsRepository
 from app.streams.handler import handle_event
-from tests.conftest import MakeUser, SignedIn, start_conversation
+from tests.conftest import MakeUser, RunningApp, SignedIn, start_conversation
 from tests.streams.conftest import LambdaRecord, StreamReader, event_of, inbox, send
 
 pytestmark = pytest.mark.streams
@@ -161,10 +162,12 @@ async def test_edits_and_deletes_are_published_to_both_participants(
     make_user: MakeUser,
     stream: StreamReader,
     conversations: ConversationsRepository,
+    running_app: RunningApp,
 ) -> None:
     andrew, bayko, group, sent = await andrews_last_message_applied(
         client, make_user, stream, conversations, "helo"
     )
+    cipher = running_app.state.messaging.messages.cipher
     bus = InProcessBus(Hub(queue_size=16, max_streams_per_user=4))
     listening = [await bus.subscribe(who.user.uuid) for who in (andrew, bayko)]
 
@@ -178,6 +181,7 @@ async def test_edits_and_deletes_are_published_to_both_participants(
             while not connection.queue.empty():
                 event = connection.queue.get_nowait()
                 assert event is not None
+                event = await opened(event, cipher)  # as the API process does on delivery
                 events.append((event.name, event.data.get("message"), event.data.get("deleted")))
             received.append(events)
         return received

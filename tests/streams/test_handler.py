@@ -108,7 +108,7 @@ async def test_records_other_than_message_inserts_and_changes_are_ignored(
     ignored = [record for record in records if record not in message_records(records)]
     assert {record["eventName"] for record in ignored} == {"INSERT", "MODIFY", "REMOVE"}
     prefixes = {record["dynamodb"]["Keys"]["pk"]["S"].split("#")[0] for record in ignored}
-    assert prefixes == {"USER", "HANDLE", "SUB", "GRP", "IDEM", "MSG"}
+    assert prefixes == {"USER", "HANDLE", "SUB", "GRP", "IDEM", "MSG", "DATAKEY"}
 
     before = await all_items(table)
     calls = CallCounter()

@@ -8,17 +8,24 @@ from uuid import UUID
 import httpx
 import pytest
 
-from app.domain import Message
+from app.crypto.envelope import OVERHEAD_BYTES
+from app.domain import PREVIEW_MAX_BYTES, Message, SealedText
 from app.repositories import keys
 from app.repositories.conversations import UNREAD_CAP, ConversationsRepository
-from app.repositories.messages import MessagesRepository
 from app.repositories.schema import table_definition
 from app.repositories.table import Table
 from app.schemas import MESSAGE_MAX_CHARS
 from app.streams.handler import handle_event
 from bench.capacity_model import Schema
 from bench.item_size import item_size, write_units
-from tests.conftest import LATER, MakeUser, SignedIn, message_in, start_conversation
+from tests.conftest import (
+    LATER,
+    MakeUser,
+    RunningApp,
+    SignedIn,
+    message_in,
+    start_conversation,
+)
 from tests.streams.conftest import CallCounter, StreamReader, event_of, hooked
 
 
@@ -58,25 +65,31 @@ async def test_the_row_stays_under_one_write_unit_whatever_the_backlog_and_text(
     make_user: MakeUser,
     table: Table,
     conversations: ConversationsRepository,
+    running_app: RunningApp,
 ) -> None:
+    """With encryption on (as the suite runs): the worst preview, sealed, still fits."""
     long_name = "D" * 100  # display names are copied into rows: the bound assumes <= 100 B
     andrew, bayko = await make_user(display_name=long_name), await make_user(display_name=long_name)
     group = UUID(await start_conversation(client, andrew, bayko, "hello?"))
-    messages = MessagesRepository(table)
-    widest = "\U0001f600" * MESSAGE_MAX_CHARS  # 4 bytes a character: 4 KB of text
+    messages = running_app.state.messaging.messages  # the API's: it seals text and preview
+    # 3 bytes a character: the largest preview (PREVIEW_MAX_BYTES exactly, ellipsis included).
+    widest = "\u4e00" * MESSAGE_MAX_CHARS
     # In order, one at a time (the fast path), then a late batch (the recount path).
     burst = [_message(group, andrew, index, widest) for index in range(UNREAD_CAP + 10)]
+    stored_burst = []
     for message in burst[10:]:
-        await messages.add(message)
-        await conversations.apply_messages(group, [message])
-    for message in burst[:10]:
-        await messages.add(message)
-    await conversations.apply_messages(group, burst[:10])
+        stored_burst.append(await messages.add(message))
+        await conversations.apply_messages(group, [stored_burst[-1]])
+    late_batch = [await messages.add(message) for message in burst[:10]]
+    await conversations.apply_messages(group, late_batch)
 
     row = await conversations.get(bayko.user.uuid, group)
     assert row is not None
     assert row.unread_count == UNREAD_CAP  # "100 or more"
-    assert (row.last_message_uuid, row.last_message) == (burst[-1].uuid, burst[-1].preview)
+    newest = stored_burst[-1]
+    assert isinstance(newest.preview, SealedText)
+    assert (row.last_message_uuid, row.last_message) == (newest.uuid, newest.preview)
+    assert len(newest.preview.envelope) == PREVIEW_MAX_BYTES + OVERHEAD_BYTES
     for owner in (andrew, bayko):
         stored = await table.get(keys.conversation_key(owner.user.uuid, group))
         assert stored is not None

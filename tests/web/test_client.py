@@ -275,3 +275,33 @@ def test_desktop_and_phone_screens_pass_axe(
     _screenshot(phone, "phone-conversation.png")
     assert serious_violations(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_message_the_server_cannot_show_is_a_neutral_note(
+    new_context: CreateContextCallback, web_server: WebServer
+) -> None:
+    """``message: null`` with a ``message_error`` (text that does not decrypt), in the list
+    and in the conversation: a neutral note, never the raw value or the error code."""
+    jo, kim = web_server.create_user("Jo Lane"), web_server.create_user("Kim Ode")
+    with web_server.api(jo) as api:
+        sent = api.post("/api/messages", json={"message": "sealed", "handle": kim}).json()
+    group = sent["message_group_uuid"]
+
+    def undecryptable(route: Route) -> None:
+        answer = route.fetch()
+        items = answer.json()
+        for item in items:
+            item.update(message=None, message_error="message_undecryptable")
+        route.fulfill(response=answer, json=items)
+
+    page = new_context().new_page()
+    page.route("**/api/message_groups*", undecryptable)
+    page.route(f"**/api/messages/{group}*", undecryptable)
+    sign_in(page, kim)
+    row = conversation_row(page, "Jo Lane")
+    expect(row).to_contain_text("This message can't be shown")
+    row.click()
+    expect(messages(page)).to_have_count(1)
+    expect(messages(page).first).to_contain_text("This message can't be shown")
+    for text in ("null", "message_undecryptable", "sealed"):
+        expect(page.get_by_role("main")).not_to_contain_text(text)

@@ -14,6 +14,15 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
+export const UNSHOWABLE_TEXT = "This message can't be shown";
+
+// A message's text (or a list item's preview), or a neutral note when the server could not
+// show it (`message: null` with a `message_error`, e.g. text that does not decrypt).
+export function messageText(tag, className, item) {
+  if (typeof item.message === "string") return h(tag, { class: className }, item.message);
+  return h(tag, { class: `${className} unshowable` }, UNSHOWABLE_TEXT);
+}
+
 export function initials(displayName) {
   const words = displayName.trim().split(/\s+/).filter(Boolean);
   return words.slice(0, 2).map((word) => [...word][0].toUpperCase()).join("") || "?";

@@ -1,7 +1,7 @@
 // One conversation: oldest to newest, "load older" through the cursor, optimistic sends, and
 // marked read while it is open.
 import { ApiError, request } from "../api.js";
-import { clockTime, h, timeElement } from "../dom.js";
+import { clockTime, h, messageText, timeElement } from "../dom.js";
 import { describe } from "../errors.js";
 import { deliver } from "../send.js";
 import { composer } from "./composer.js";
@@ -192,7 +192,7 @@ export class ConversationView {
       "li",
       { class: `message ${mine ? "mine" : "theirs"}`, dataset: { status: message.status, uuid: message.status === "sent" ? message.id : null } },
       mine ? null : h("span", { class: "sender" }, message.display_name),
-      h("p", { class: "text" }, message.message),
+      messageText("p", "text", message),
       h(
         "span",
         { class: "meta" },

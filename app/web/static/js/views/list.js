@@ -1,6 +1,6 @@
 // The conversation list: newest activity first, unread badges, paging through Link rel="next".
 import { request } from "../api.js";
-import { h, initials, relativeTime, timeElement } from "../dom.js";
+import { h, initials, messageText, relativeTime, timeElement } from "../dom.js";
 import { describe } from "../errors.js";
 import { navigate } from "../router.js";
 
@@ -102,7 +102,7 @@ export class ConversationList {
           { class: "summary" },
           h("span", { class: "top" }, h("span", { class: "name" }, item.display_name), timeElement(item.created_at, relativeTime(item.created_at))),
           h("span", { class: "handle" }, `@${item.handle}`),
-          h("span", { class: "preview" }, item.message),
+          messageText("span", "preview", item),
         ),
         unread ? h("span", { class: "badge", "aria-label": `${count} unread` }, count) : null,
       ),
