@@ -1,7 +1,8 @@
 """``python -m bench.scale``: the capacity, cost and limits model for 10k, 1M and 10M users.
 
 Prints Markdown tables; ``--workload FILE`` (TOML or JSON) and the flags override the default
-workload; ``--plot PATH`` also writes the figure docs/scaling.md shows.
+workload; ``--plot PATH`` also writes the figure docs/scaling.md shows, and ``--update-doc PATH``
+rewrites the tables in that document (see ``bench.scale.doc``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import argparse
 from pathlib import Path
 
 from bench.scale import report
-from bench.scale.hotspots import hot_spots
+from bench.scale.doc import update
 from bench.scale.measured import latest_run, run_inputs, stream_config
-from bench.scale.model import tier
 from bench.scale.units import request_units
-from bench.scale.workload import TIERS, WORKLOAD_FIELDS, load
+from bench.scale.workload import WORKLOAD_FIELDS, load
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workload", type=Path, help="TOML or JSON file with workload fields")
     parser.add_argument("--run", type=Path, help="benchmark run JSON (default: latest.md's run)")
     parser.add_argument("--plot", type=Path, help="also write the cost/capacity figure here")
+    parser.add_argument(
+        "--update-doc", type=Path, help="rewrite the generated tables of this document"
+    )
     for name in WORKLOAD_FIELDS:
         if name != "daily_active_users":
             parser.add_argument("--" + name.replace("_", "-"), dest=name, metavar="VALUE")
@@ -39,19 +42,13 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError) as error:  # a bad file or value: one line, exit status 2
         parser.error(str(error))
     units = request_units(workload)
-    tiers = [tier(workload.at(users), units, run, stream) for users in TIERS]
-    print(
-        "\n\n".join(
-            [
-                report.inputs(workload, units, run, stream),
-                report.dynamodb(tiers),
-                report.compute(tiers),
-                report.limits(tiers),
-                report.hot_spot_table(hot_spots(units, stream), workload, units),
-                report.sources(),
-            ]
-        )
-    )
+    regions = report.regions(workload, units, run, stream)
+    print("\n\n".join(regions.values()))
+    if args.update_doc:
+        try:
+            update(args.update_doc, regions)
+        except (OSError, ValueError) as error:
+            parser.error(f"{args.update_doc}: {error}")
     if args.plot:
         from bench.scale.plot import plot  # matplotlib only when asked: keeps the CLI fast
 

@@ -13,7 +13,7 @@ from app.repositories import keys
 from app.repositories.conversations import PARTICIPANTS_PER_CONVERSATION
 from bench.capacity import OURS, SUMMARY_UPDATE
 from bench.capacity_model import TABLE, Units, write_cost
-from bench.patterns import LIST_CONVERSATIONS, READ_PAGE, SEND_MESSAGE
+from bench.patterns import LIST_CONVERSATIONS, READ_PAGE
 from bench.scale import published as pub
 from bench.scale.measured import StreamConfig
 from bench.scale.model import shard_ceiling
@@ -49,12 +49,11 @@ def hot_spots(units: RequestUnits, stream: StreamConfig) -> list[HotSpot]:
     overhead = pub.ITEM_STORAGE_OVERHEAD.value
     sizes = units.sizes
     row_bytes = sizes.row + sizes.activity_entry + 2 * overhead
-    per_row_update = (
-        _same_partition(units.by_pattern[SUMMARY_UPDATE]) / PARTICIPANTS_PER_CONVERSATION
-    )
+    # The handler writes the recipient's row only (the send itself moved the sender's).
+    per_row_update = _same_partition(units.by_pattern[SUMMARY_UPDATE])
     row = units.dataset.conversations[0].row_items()[1]
     opening_row = _same_partition(write_cost(OURS, None, row, transactional=True))
-    message_put = units.by_pattern[SEND_MESSAGE.name].write.get(TABLE, 0.0)
+    message_put = sizes.message_put
     page_reads = pub.PARTITION_READ_UNITS.value / units.by_pattern[READ_PAGE.name].total_read
     shard = shard_ceiling(stream).value
     return [
@@ -81,9 +80,13 @@ def hot_spots(units: RequestUnits, stream: StreamConfig) -> list[HotSpot]:
             pub.PARTITION_WRITE_UNITS.value / message_put,
             sizes.message + overhead,
             "sends past the ceiling throttle and the API answers 503 dynamodb_throttled after its "
-            "3 attempts; the two "
-            "rows are updated at most once a batching window each (coalescing), so they do not "
-            f"amplify; page reads cap at {page_reads:,.0f}/s; all its records share one stream "
+            "3 attempts; each send also moves its sender's row (read-your-writes, in the "
+            f"sender's own partition: {per_row_update:.2f} units; past "
+            f"{pub.PARTITION_WRITE_UNITS.value / per_row_update:,.0f} sends/s from one sender "
+            "that update throttles and the send, which still succeeds, leaves the row to the "
+            "stream handler), while the "
+            "recipient's row is updated at most once a batching window (coalescing); page "
+            f"reads cap at {page_reads:,.0f}/s; all its records share one stream "
             f"shard, which applies about {shard:,.0f} records/s with one batch in flight",
             "bucket the message partition by time (MSG#<group>#<month>): new writes move to a "
             "new key and the 10 GB collection limit never binds; admission control per "

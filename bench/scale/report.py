@@ -6,11 +6,27 @@ from collections.abc import Sequence
 
 from bench.report import markdown_table, pattern_title
 from bench.scale import published as pub
-from bench.scale.hotspots import HotSpot, list_ceiling, ordinary_collection_years
+from bench.scale.hotspots import HotSpot, hot_spots, list_ceiling, ordinary_collection_years
 from bench.scale.measured import RunInputs, StreamConfig
-from bench.scale.model import Tier
+from bench.scale.model import Tier, tier
 from bench.scale.units import RequestUnits
-from bench.scale.workload import Workload
+from bench.scale.workload import TIERS, Workload
+
+
+def regions(
+    workload: Workload, units: RequestUnits, run: RunInputs, stream: StreamConfig
+) -> dict[str, str]:
+    """Everything ``python -m bench.scale`` prints, by the name of its region in
+    docs/scaling.md."""
+    tiers = [tier(workload.at(users), units, run, stream) for users in TIERS]
+    return {
+        "inputs": inputs(workload, units, run, stream),
+        "dynamodb": dynamodb(tiers),
+        "compute": compute(tiers),
+        "limits": limits(tiers),
+        "hot-spots": hot_spot_table(hot_spots(units, stream), workload, units),
+        "sources": sources(),
+    }
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -190,7 +206,7 @@ def hot_spot_table(spots: Sequence[HotSpot], workload: Workload, units: RequestU
         f"- **{s.name}.** Today: {s.today}. Design answer: {s.design_answer}." for s in spots
     ]
     return (
-        "### Hot spots\n\n"
+        "### Hot spots: ceilings per partition key\n\n"
         + _table(header, rows)
         + f"\n\nOne owner's partition serves {_n(list_ceiling(units))} list requests/s "
         f"({_n(pub.PARTITION_READ_UNITS.value)} RCU). An ordinary conversation under this "
@@ -204,6 +220,6 @@ def sources() -> str:
         [figure.unit, f"{figure.value:g}", figure.source, figure.note]
         for figure in (*pub.PRICES, *pub.LIMITS)
     ]
-    return f"### Sources (read {pub.READ_ON})\n\n" + _table(
+    return f"### Prices and limits (read {pub.READ_ON})\n\n" + _table(
         ["figure", "value", "source", "note"], rows
     )

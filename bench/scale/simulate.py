@@ -24,7 +24,6 @@ from uuid import UUID
 from app.ddb import open_client
 from app.domain import Message
 from app.repositories import keys
-from app.repositories.conversations import PARTICIPANTS_PER_CONVERSATION as PARTICIPANTS
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.messages import MessagesRepository
 from app.repositories.schema import create_table, drop_table
@@ -40,6 +39,7 @@ from bench.capacity_model import TABLE, Units
 from bench.patterns import LIST_CONVERSATIONS, PAGE_LIMIT, READ_PAGE, SEND_MESSAGE
 from bench.report import markdown_table, pattern_title
 from bench.scale import published as pub
+from bench.scale.doc import update
 from bench.scale.model import SECONDS_PER_DAY, request_rates
 from bench.scale.units import (
     MARK_READ,
@@ -67,6 +67,9 @@ class Day:
     requests: dict[str, int]
     measured: dict[str, Units] = field(default_factory=dict)
     predicted: dict[str, Units] = field(default_factory=dict)
+    writes: dict[str, list[float]] = field(default_factory=dict)
+    """Table write units of each message put (``PutItem``) and row update (``UpdateItem``) the
+    sends and their summary updates made."""
 
     def total(self, side: dict[str, Units]) -> Units:
         result = Units()
@@ -120,6 +123,10 @@ async def replay_day(endpoint: str, workload: Workload, table_name: str = "scale
             log.entries.clear()
             result = await call()
             day.measured.setdefault(name, Units()).add(units_of(log.entries))
+            if name in (SEND_MESSAGE.name, SUMMARY_UPDATE):
+                for entry in log.entries:
+                    written = units_of([entry]).write.get(TABLE, 0.0)
+                    day.writes.setdefault(entry[0], []).append(written)
             return result
 
         message: Message | None = None
@@ -172,14 +179,18 @@ def comparison(day: Day) -> str:
     return "\n".join(markdown_table(header, rows))
 
 
+def _average(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 def hot_spot_ceilings(day: Day, workload: Workload) -> str:
     """The per-key ceilings of the first two hot spots with the replay's measured table units
     in place of the model's (the LSI part stays the model's: dynalite does not report it)."""
     units = request_units(workload).by_pattern
-    sends = day.requests[SEND_MESSAGE.name]
-    message_put = day.measured[SEND_MESSAGE.name].write.get(TABLE, 0.0) / sends
-    row_table = day.measured[SUMMARY_UPDATE].write.get(TABLE, 0.0) / sends / PARTICIPANTS
-    row_index = units[SUMMARY_UPDATE].write.get(keys.ACTIVITY_INDEX, 0.0) / PARTICIPANTS
+    message_put = _average(day.writes["PutItem"])
+    # Each row update: the sender's by the send, the recipient's by the handler.
+    row_table = _average(day.writes["UpdateItem"])
+    row_index = units[SUMMARY_UPDATE].write.get(keys.ACTIVITY_INDEX, 0.0)  # the recipient's row
     limit = pub.PARTITION_WRITE_UNITS.value
     rows = [
         ["`MSG#<group>`: a message put", f"{message_put:.2f}", f"{limit / message_put:,.0f}"],
@@ -193,16 +204,36 @@ def hot_spot_ceilings(day: Day, workload: Workload) -> str:
     return "\n".join(markdown_table(header, rows))
 
 
+def report(day: Day, dynalite_version: str) -> str:
+    """What ``python -m bench.scale.simulate`` prints: the region ``simulated`` of
+    docs/scaling.md."""
+    return "\n\n".join(
+        [
+            f"One day of {CHECK_WORKLOAD.daily_active_users} users on dynalite "
+            f"{dynalite_version} (`bench.scale.simulate.CHECK_WORKLOAD`):",
+            comparison(day),
+            "Per-key write ceilings from these measurements (1,000 WCU per partition):",
+            hot_spot_ceilings(day, CHECK_WORKLOAD),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scale.simulate", description=__doc__)
-    parser.parse_args()
+    parser.add_argument(
+        "--update-doc", type=Path, help="rewrite the region `simulated` of this document"
+    )
+    args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # dynalite's missing TTL API is expected here
     with tempfile.TemporaryDirectory() as scratch, dynalite(Path(scratch) / "dynalite.log") as db:
         day = asyncio.run(replay_day(db.endpoint, CHECK_WORKLOAD))
-    print(f"One day of {CHECK_WORKLOAD.daily_active_users} users on dynalite {db.version}:\n")
-    print(comparison(day))
-    print("\nPer-key write ceilings from these measurements (1,000 WCU per partition):\n")
-    print(hot_spot_ceilings(day, CHECK_WORKLOAD))
+    printed = report(day, db.version)
+    print(printed)
+    if args.update_doc:
+        try:
+            update(args.update_doc, {"simulated": printed})
+        except (OSError, ValueError) as error:
+            parser.error(f"{args.update_doc}: {error}")
 
 
 if __name__ == "__main__":

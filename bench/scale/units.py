@@ -51,6 +51,8 @@ class Sizes:
     """A row's entry in the ALL-projected LSI."""
     participants_entry: float
     """A row's entry in the KEYS_ONLY GSI."""
+    message_put: float
+    """Table write units of one message item (its ``MSG#`` partition only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,7 @@ def _sizes(dataset: DataSet, workload: Workload) -> Sizes:
     messages = [message_item(replace(model, text=text)) for text in sample_texts(workload)]
     return Sizes(
         message=_average([item_size(message) for message in messages]),
+        message_put=_average([write_cost(OURS, None, message).total_write for message in messages]),
         row=_average([item_size(row) for row in rows]),
         activity_entry=_average(
             [item_size(activity.entry(r, OURS.table_keys) or {}) for r in rows]

@@ -33,12 +33,16 @@ from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, serialize
 from app.settings import Settings
 from app.streams.handler import handle_event
-from bench.backends import dynalite
+from bench.backends import dynalite, dynalite_version
 from bench.capacity_model import TABLE
+from bench.scale import report
 from bench.scale.__main__ import main
-from bench.scale.measured import stream_config
+from bench.scale.doc import SCALING_DOC, SCALING_FIGURE, updated
+from bench.scale.measured import latest_run, run_inputs, stream_config
+from bench.scale.plot import plot
 from bench.scale.simulate import CHECK_WORKLOAD, Day, replay_day
-from bench.scale.units import inbox_of, marked_read, workload_dataset
+from bench.scale.simulate import report as simulated_report
+from bench.scale.units import inbox_of, marked_read, request_units, workload_dataset
 from bench.scale.workload import load
 from bench.seeding import batch_write
 from tests.conftest import LATER, MakeUser, message_in, start_conversation
@@ -170,6 +174,37 @@ def test_the_cli_reads_a_workload_file_and_reports_every_tier(tmp_path: Path) ->
     assert "| messages_per_user_per_day | 40.0 |" in report
     assert "| peak_to_average | 2.0 |" in report
     assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_committed_scaling_doc_is_what_the_model_writes_now(tmp_path: Path) -> None:
+    """docs/scaling.md's model tables and its figure are ``python -m bench.scale --update-doc
+    docs/scaling.md --plot docs/scaling.png``'s output from the code as it is: a change to the
+    row design (or the run, the template, the prices) that moves a figure fails here until the
+    document is regenerated and its prose checked."""
+    stream = stream_config()
+    workload = load(None, {})
+    units = request_units(workload)
+    regions = report.regions(workload, units, run_inputs(latest_run(), stream), stream)
+    committed = SCALING_DOC.read_text(encoding="utf-8")
+    assert updated(committed, regions) == committed, "run the command in docs/scaling.md"
+    figure = tmp_path / "scaling.png"
+    plot(workload, units, run_inputs(latest_run(), stream), stream, figure)
+    assert figure.read_bytes() == SCALING_FIGURE.read_bytes()
+
+
+async def test_the_committed_simulation_is_what_the_replay_measures_now(
+    replayed_day: Day,
+) -> None:
+    """docs/scaling.md's region ``simulated`` is ``python -m bench.scale.simulate --update-doc
+    docs/scaling.md``'s output: dynalite's capacity units depend on item sizes only."""
+    committed = SCALING_DOC.read_text(encoding="utf-8")
+    regions = {"simulated": simulated_report(replayed_day, dynalite_version())}
+    assert updated(committed, regions) == committed, "run the command in docs/scaling.md"
+
+
+def test_a_region_the_document_lacks_is_an_error() -> None:
+    with pytest.raises(ValueError, match="'absent'"):
+        updated("<!-- begin other -->\nx\n<!-- end other -->\n", {"absent": "y"})
 
 
 def test_an_unknown_workload_field_is_refused(tmp_path: Path) -> None:

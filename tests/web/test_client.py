@@ -1,12 +1,15 @@
 """The web client in real Chromium: two people messaging live, keyboard-only use, literal text,
-a send that survives a lost answer, phone size, and axe-core."""
+a send that survives a lost answer, a dropped stream that resumes, phone size, and axe-core."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import httpx
+import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Dialog, Locator, Page, Route, ViewportSize, expect
+from playwright.sync_api import Dialog, Locator, Page, Request, Route, ViewportSize, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from tests.web.conftest import SCREENSHOTS, WebServer, conversation_row, sign_in
@@ -275,6 +278,80 @@ def test_desktop_and_phone_screens_pass_axe(
     _screenshot(phone, "phone-conversation.png")
     assert serious_violations(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def _relay_until_id(stream: Iterator[str]) -> list[str]:
+    """The opening frames, through the id-only one marking the connection (subscribed)."""
+    lines: list[str] = []
+    for line in stream:
+        lines.append(line)
+        if line == "" and len(lines) > 1 and lines[-2].startswith("id:"):
+            return lines
+    raise AssertionError(f"the stream ended while opening: {lines}")
+
+
+def _relay_until(stream: Iterator[str], text: str) -> list[str]:
+    """The server's frames up to and including the first event carrying ``text``."""
+    lines: list[str] = []
+    for line in stream:
+        lines.append(line)
+        if line == "" and any(f'"{text}"' in seen for seen in lines[-3:]):
+            return lines
+    raise AssertionError(f"the stream ended before {text!r}: {lines}")
+
+
+def test_a_dropped_stream_resumes_where_it_left_off(
+    new_context: CreateContextCallback, web_server: WebServer, request: pytest.FixtureRequest
+) -> None:
+    """The conversation's stream is the server's own bytes, relayed up to one live message and
+    then cut. The browser's own reconnect reuses the spent ticket and is refused, so the client
+    opens a new one with `since=` its last event id, and what was sent meanwhile arrives by
+    that resume: no reload, no refetch of the conversation or the list."""
+    ana, ben = web_server.create_users(["Ana Ruiz", "Ben Ode"])
+    api = web_server.api(ben)
+    request.addfinalizer(api.close)
+    first = api.post("/api/messages", json={"message": "one", "handle": ana})
+    group = first.raise_for_status().json()["message_group_uuid"]
+
+    def send(text: str) -> None:
+        body = {"message": text, "message_group_uuid": group}
+        api.post("/api/messages", json=body).raise_for_status()
+
+    streams: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        streams.append(route)
+        if len(streams) > 1:
+            route.continue_()
+
+    page = new_context().new_page()
+    with page.expect_request(re.compile(r"/api/events\?")):  # the list's own stream
+        sign_in(page, ana)
+    page.route(re.compile(r"/api/events\?"), hold_the_first)
+    page.goto(f"/messages/{group}")
+    expect(messages(page)).to_have_count(1)
+    page.evaluate("window.notReloaded = true")
+    with httpx.stream("GET", streams[0].request.url, timeout=10) as stream:
+        lines = stream.iter_lines()
+        opening = _relay_until_id(lines)
+        send("two")
+        relayed = opening + _relay_until(lines, "two")
+    for text in ("three", "four"):
+        send(text)
+    later: list[Request] = []
+
+    def record(request: Request) -> None:
+        later.append(request)
+
+    page.on("request", record)
+    streams[0].fulfill(content_type="text/event-stream", body="\n".join(relayed) + "\n")
+
+    expect(messages(page)).to_have_count(4)
+    expect(messages(page).last).to_contain_text("four")
+    assert "since=" in streams[-1].request.url
+    assert page.evaluate("window.notReloaded") is True
+    refetches = [r.url for r in later if r.method == "GET" and "/api/message" in r.url]
+    assert not refetches
 
 
 def test_a_message_the_server_cannot_show_is_a_neutral_note(

@@ -13,6 +13,7 @@ export class Live extends EventTarget {
   #timer = null;
   #reconnectDelay = 1_000;
   #stopped = false;
+  #lastEventId = "";
 
   async start() {
     try {
@@ -37,17 +38,24 @@ export class Live extends EventTarget {
   async #connect() {
     const { data } = await request("POST", "/api/events/tickets");
     if (this.#stopped) return;
-    const source = new EventSource(`/api/events?ticket=${encodeURIComponent(data.ticket)}`);
+    // A new ticket is a new connection, which cannot send Last-Event-ID: pass the last id as
+    // `since`, so the server replays what was missed (or sends `reset` when it cannot).
+    let url = `/api/events?ticket=${encodeURIComponent(data.ticket)}`;
+    if (this.#lastEventId) url += `&since=${encodeURIComponent(this.#lastEventId)}`;
+    const source = new EventSource(url);
     this.#source = source;
-    const resumed = this.mode === "lost";
+    const unresumable = this.mode === "lost" && !this.#lastEventId;
     this.mode = "stream";
     for (const name of STREAM_EVENTS) {
-      source.addEventListener(name, (event) => this.#emit(name, JSON.parse(event.data)));
+      source.addEventListener(name, (event) => {
+        if (event.lastEventId) this.#lastEventId = event.lastEventId;
+        this.#emit(name, JSON.parse(event.data));
+      });
     }
     source.addEventListener("open", () => {
       this.#reconnectDelay = 1_000;
-      // A new connection (new ticket) cannot send Last-Event-ID: catch up by refetching.
-      if (resumed) this.#emit("reset", {});
+      // Lost before any event came: nothing to resume from, so catch up by refetching.
+      if (unresumable) this.#emit("reset", {});
     });
     // While CONNECTING the browser reconnects by itself and resends Last-Event-ID; CLOSED means
     // it gave up (e.g. the ticket was spent), so start over with a new ticket.
