@@ -97,18 +97,10 @@ class MessagingService:
         self, owner: User, *, limit: int, cursor: str | None
     ) -> Page[Conversation, str]:
         """The page at ``cursor`` (a previous page's ``next``); cursors as positions."""
-        position = None
-        if cursor is not None:
-            position = self.cursors.decode(
-                cursor, scope="conversations", caller=str(owner.uuid), listing="inbox"
-            )
+        where = {"scope": "conversations", "caller": str(owner.uuid), "listing": "inbox"}
+        position = self.cursors.position(cursor, **where)
         page = await self.conversations.list_recent(owner.uuid, limit=limit, next=position)
-        if page.next is None:
-            return Page(page.items)
-        encoded = self.cursors.encode(
-            scope="conversations", caller=str(owner.uuid), listing="inbox", position=page.next
-        )
-        return Page(page.items, next=encoded)
+        return self.cursors.with_next(page, **where)
 
     async def read_messages(
         self, reader: User, message_group_uuid: UUID, *, limit: int, cursor: str | None

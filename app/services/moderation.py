@@ -133,16 +133,8 @@ class ModerationService:
     async def list_blocks(
         self, blocker: User, *, limit: int, cursor: str | None
     ) -> Page[Block, str]:
-        position = None
-        if cursor is not None:
-            decoded = self.cursors.decode(
-                cursor, scope="blocks", caller=str(blocker.uuid), listing="blocks"
-            )
-            position = decoded if isinstance(decoded, str) else None
+        where = {"scope": "blocks", "caller": str(blocker.uuid), "listing": "blocks"}
+        decoded = self.cursors.position(cursor, **where)
+        position = decoded if isinstance(decoded, str) else None
         page = await self.blocks.blocks_of(blocker.uuid, limit=limit, next=position)
-        if page.next is None:
-            return Page(page.items)
-        encoded = self.cursors.encode(
-            scope="blocks", caller=str(blocker.uuid), listing="blocks", position=page.next
-        )
-        return Page(page.items, next=encoded)
+        return self.cursors.with_next(page, **where)
