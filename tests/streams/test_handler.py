@@ -24,6 +24,7 @@ from app.streams.handler import handle_event
 from tests.conftest import MakeUser, SignedIn, all_items, start_conversation
 from tests.streams.conftest import (
     CallCounter,
+    LambdaRecord,
     StreamReader,
     event_of,
     failing_sends,
@@ -150,6 +151,31 @@ async def two_conversations(
     return TwoConversations(andrew, bayko, carol, with_bayko, with_carol)
 
 
+async def poison_then_good(
+    client: httpx.AsyncClient,
+    two_conversations: TwoConversations,
+    stream: StreamReader,
+    table: Table,
+) -> list[LambdaRecord]:
+    """The records of two poison message items (with Bayko) then Carol's good message."""
+    andrew, carol = two_conversations.andrew, two_conversations.carol
+    # A message item missing its sender: undecodable, retrying will never help.
+    await table.put(
+        {
+            "pk": keys.message_pk(UUID(two_conversations.with_bayko)),
+            "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
+            "message": "no sender",
+        }
+    )
+    # A message of a conversation without rows: its participants are not visible (yet).
+    orphan = Message(
+        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
+    )
+    await MessagesRepository(table).add(orphan)
+    await send(client, carol, two_conversations.with_carol, "still delivered")
+    return await stream.new_records()
+
+
 async def test_poison_records_fail_alone(
     client: httpx.AsyncClient,
     two_conversations: TwoConversations,
@@ -157,22 +183,8 @@ async def test_poison_records_fail_alone(
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, carol = two_conversations.andrew, two_conversations.carol
-    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
-    # A message item missing its sender: undecodable, retrying will never help.
-    broken = {
-        "pk": keys.message_pk(UUID(with_bayko)),
-        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
-    }
-    await table.put({**broken, "message": "no sender"})
-    # A message of a conversation without rows: its participants are not visible (yet).
-    orphan = Message(
-        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
-    )
-    await MessagesRepository(table).add(orphan)
-    await send(client, carol, with_carol, "still delivered")
-
-    records = await stream.new_records()
+    andrew, with_carol = two_conversations.andrew, two_conversations.with_carol
+    records = await poison_then_good(client, two_conversations, stream, table)
     response = await handle_event(event_of(records), conversations)
 
     [broken_record, orphan_record, good_record] = message_records(records)
@@ -193,20 +205,8 @@ async def test_with_a_dead_letter_store_poison_records_are_set_aside_with_their_
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, carol = two_conversations.andrew, two_conversations.carol
-    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
-    broken = {
-        "pk": keys.message_pk(UUID(with_bayko)),
-        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
-        "message": "no sender",
-    }
-    await table.put(broken)
-    orphan = Message(
-        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
-    )
-    await MessagesRepository(table).add(orphan)
-    await send(client, carol, with_carol, "still delivered")
-    records = await stream.new_records()
+    andrew, with_carol = two_conversations.andrew, two_conversations.with_carol
+    records = await poison_then_good(client, two_conversations, stream, table)
     dead_letters = DeadLettersRepository(table)
 
     response = await handle_event(event_of(records), conversations, dead_letters)
