@@ -49,6 +49,16 @@ async def row(client: httpx.AsyncClient, owner: SignedIn, group: str) -> tuple[s
     return shown["message"], shown["unread_count"]
 
 
+def repair_of(table: Table) -> SummariesRepair:
+    """The repair over ``table``, paced fast enough for a test."""
+    return SummariesRepair(
+        ConversationsRepository(table),
+        DeadLettersRepository(table),
+        BlocksRepository(table),
+        rows_per_second=1000,
+    )
+
+
 async def test_repair_after_an_outage_whose_records_were_given_up_makes_every_row_right(
     client: httpx.AsyncClient,
     make_user: MakeUser,
@@ -86,9 +96,7 @@ async def test_repair_after_an_outage_whose_records_were_given_up_makes_every_ro
 
     assert await row(client, andrew, group) == ("m3", 3)
     assert await row(client, londo, group) == ("m3", 0)
-    repair = SummariesRepair(
-        conversations, DeadLettersRepository(table), BlocksRepository(table), rows_per_second=1000
-    )
+    repair = repair_of(table)
     await repair.conversation(UUID(group))
     assert (repair.report.rows_checked, repair.report.rows_repaired) == (2, 0)  # idempotent
 
@@ -105,9 +113,7 @@ async def test_repair_beside_the_stream_handler_loses_no_update(
     for index in range(6):
         await send(client, bayko, group, f"late {index}")
     records = message_records(await stream.new_records())
-    repair = SummariesRepair(
-        conversations, DeadLettersRepository(table), BlocksRepository(table), rows_per_second=1000
-    )
+    repair = repair_of(table)
 
     async def apply_one_by_one() -> None:
         for record in records:
@@ -133,7 +139,6 @@ async def test_repair_processes_the_dead_letters(
 ) -> None:
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, bayko, andrew, "hello")
-    conversations = ConversationsRepository(table)
     dead_letters = DeadLettersRepository(table)
     await send(client, bayko, group, "set aside")
     *_, record = message_records(await stream.new_records())
@@ -141,9 +146,7 @@ async def test_repair_processes_the_dead_letters(
     await dead_letters.put(broken, "undecodable: KeyError")
     await dead_letters.put({**record, "eventID": "no-key", "dynamodb": {}}, "undecodable")
 
-    repair = SummariesRepair(
-        conversations, dead_letters, BlocksRepository(table), rows_per_second=1000
-    )
+    repair = repair_of(table)
     await repair.set_aside_records()
 
     assert repair.report.dead_letters_processed == 1
@@ -170,7 +173,6 @@ async def test_repair_shows_edits_and_tombstones_whose_records_were_lost_and_blo
     await stream.new_records()  # the MODIFY records, given up on
     assert await row(client, andrew, group) == ("unread, then deleted", 2)
     # A block whose row flags were never written (the call stopped after the block item).
-    blocks = BlocksRepository(table)
     await table.put(
         {
             **keys.block_key(andrew.user.uuid, bayko.user.uuid),
@@ -180,9 +182,7 @@ async def test_repair_shows_edits_and_tombstones_whose_records_were_lost_and_blo
         }
     )
 
-    repair = SummariesRepair(
-        conversations, DeadLettersRepository(table), blocks, rows_per_second=1000
-    )
+    repair = repair_of(table)
     await repair.conversation(UUID(group))
     assert repair.report.rows_repaired == 2
     assert await row(client, bayko, group) == ("message deleted", 1)
