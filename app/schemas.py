@@ -12,7 +12,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from app.domain import (
     DELETED_TEXT,
@@ -304,18 +312,16 @@ class ReadStateOut(BaseModel):
         )
 
 
+_LONDO: dict[str, JsonValue] = {
+    "uuid": "1d0b0a8c-6c0e-4a44-8f16-6b2b4a7c8d01",
+    "handle": "londo",
+    "display_name": "Londo Mollari",
+}
+"""The user the examples show."""
+
+
 class UserShortOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "uuid": "1d0b0a8c-6c0e-4a44-8f16-6b2b4a7c8d01",
-                    "handle": "londo",
-                    "display_name": "Londo Mollari",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_LONDO]})
 
     uuid: UUID
     handle: str
@@ -343,16 +349,7 @@ class BlockOut(BaseModel):
     """A user I blocked, and since when."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "uuid": "1d0b0a8c-6c0e-4a44-8f16-6b2b4a7c8d01",
-                    "handle": "londo",
-                    "display_name": "Londo Mollari",
-                    "created_at": "2026-11-20T17:05:43.004211Z",
-                }
-            ]
-        }
+        json_schema_extra={"examples": [{**_LONDO, "created_at": "2026-11-20T17:05:43.004211Z"}]}
     )
 
     uuid: UUID
