@@ -12,6 +12,7 @@ from app.domain import User
 from app.errors import Unauthenticated
 from app.repositories.users import UsersRepository
 from app.services.messaging import MessagingService
+from app.services.moderation import ModerationService
 from app.state import AppState
 
 # Declares the scheme in OpenAPI; the header itself is parsed by parse_bearer for exact errors.
@@ -45,6 +46,13 @@ async def get_messaging(request: Request) -> MessagingService:
 
 
 Messaging = Annotated[MessagingService, Depends(get_messaging)]
+
+
+async def get_moderation(request: Request) -> ModerationService:
+    return app_state(request).moderation
+
+
+Moderation = Annotated[ModerationService, Depends(get_moderation)]
 
 
 # The two providers every /api request runs read the state straight off the request: each

@@ -84,6 +84,10 @@ class Message:
     preview: Text = ""
     """What conversation rows show: ``preview_of(text)`` unless given (as stored on the
     message item, sealed like the text, which the stream handler copies verbatim)."""
+    edited_at: datetime | None = None
+    deleted: bool = False
+    """A tombstone: its text is gone from the table; ``text`` and ``preview`` are
+    ``DELETED_TEXT``."""
 
     def __post_init__(self) -> None:
         if not self.preview:
@@ -91,6 +95,10 @@ class Message:
             # the text itself, which the list can still open.
             preview = preview_of(self.text) if isinstance(self.text, str) else self.text
             object.__setattr__(self, "preview", preview)
+
+
+DELETED_TEXT = "message deleted"
+"""What a deleted message, and a conversation row whose last message it was, show instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +116,17 @@ class Conversation:
     last_message_uuid: UUID
     unread_count: int = 0
     read_up_to_uuid: UUID | None = None
+    blocked_by: frozenset[UUID] = frozenset()
+    """Participants who blocked the other: while any, neither can send into it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """``blocker_uuid`` blocked ``blocked`` at ``created_at``."""
+
+    blocker_uuid: UUID
+    blocked: User
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.errors import PROBLEM_JSON, VALIDATION_CODES, InvalidInput, ProblemDetails, ServiceError
 from app.settings import ErrorFormat
@@ -63,6 +64,17 @@ def _validation_problem(error: RequestValidationError) -> InvalidInput:
     return InvalidInput(str(first["msg"]), code=code, extra={"errors": details})
 
 
+def _allowed_methods(request: Request, allowed: str) -> str:
+    """Every documented method at this path, with Starlette's ``allowed``: Starlette names only
+    the first matching route's methods (``PATCH`` and ``DELETE`` of a message are two routes)."""
+    methods = {method.strip() for method in allowed.split(",") if method.strip()}
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI, error_format: ErrorFormat) -> None:
     def respond(request: Request, error: ServiceError) -> JSONResponse:
         codes = wants_code_list(error_format, request.headers.get("accept"))
@@ -88,8 +100,11 @@ def install_error_handlers(app: FastAPI, error_format: ErrorFormat) -> None:
             code=_HTTP_CODES.get(error.status_code, f"http_{error.status_code}"),
             detail=error.detail if isinstance(error.detail, str) else None,
         )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
         codes = wants_code_list(error_format, request.headers.get("accept"))
-        return error_response(problem, dict(error.headers or {}), codes=codes)
+        return error_response(problem, headers, codes=codes)
 
     async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)

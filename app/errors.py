@@ -96,6 +96,12 @@ class NotFound(ServiceError):
     default_code = "not_found"
 
 
+class Forbidden(ServiceError):
+    status = 403
+    title = "Forbidden"
+    default_code = "forbidden"
+
+
 class Conflict(ServiceError):
     status = 409
     title = "Conflict"
@@ -123,6 +129,41 @@ class Unavailable(ServiceError):
         self, detail: str | None = None, *, code: str | None = None, retry_after: int = 1
     ) -> None:
         super().__init__(detail, code=code, headers={"Retry-After": str(retry_after)})
+
+
+# Edit, delete and block (issue 16): the codes, declared once, with the status each answers.
+def message_not_found() -> NotFound:
+    # Only members get this far: they may learn that a message is not in their conversation.
+    return NotFound("No such message in this conversation.", code="message_not_found")
+
+
+def not_message_sender() -> Forbidden:
+    return Forbidden("Only its sender can change a message.", code="not_message_sender")
+
+
+def edit_window_closed(window_seconds: int) -> Conflict:
+    return Conflict(
+        f"A message can be edited for {window_seconds} seconds after it was sent.",
+        code="edit_window_closed",
+    )
+
+
+def message_deleted() -> Conflict:
+    return Conflict("The message was deleted.", code="message_deleted")
+
+
+def blocked() -> Forbidden:
+    """To the participant who blocked: they know, and unblocking is theirs to do."""
+    return Forbidden("You blocked this user; unblock them to send.", code="blocked")
+
+
+def cannot_message() -> Forbidden:
+    """To the blocked participant: neutral, it names no block (see README, "Block")."""
+    return Forbidden("This user cannot receive messages from you.", code="cannot_message")
+
+
+def block_self() -> InvalidInput:
+    return InvalidInput("You cannot block yourself.", code="block_self")
 
 
 def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:

@@ -18,7 +18,7 @@ from app.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from app.routers import dev, events, health, message_groups, messages, users
+from app.routers import blocks, dev, events, health, message_groups, messages, users
 from app.settings import Settings
 from app.state import Lifecycle, open_state
 from app.web.routes import mount_client
@@ -96,6 +96,7 @@ def create_app(
     app.include_router(message_groups.router)
     app.include_router(messages.router)
     app.include_router(users.router)
+    app.include_router(blocks.router)
     app.include_router(events.router)
     if settings.is_local:
         app.include_router(dev.router)

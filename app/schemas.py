@@ -12,11 +12,21 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from app.domain import (
+    DELETED_TEXT,
     PREVIEW_CHARS,
     PREVIEW_MAX_BYTES,
+    Block,
     Conversation,
     Message,
     SealedText,
@@ -64,21 +74,8 @@ class _Request(BaseModel):
         return data
 
 
-class SendMessageRequest(_Request):
-    """Send into a conversation (``message_group_uuid``) or to a user (``handle``)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"message": "Hello again!", "message_group_uuid": _SAMPLE_GROUP},
-                {"message": "Hi Londo, got a minute?", "handle": "londo"},
-            ]
-        }
-    )
-
+class _MessageText(_Request):
     message: str = Field(description="Trimmed; 1 to 1024 characters.")
-    message_group_uuid: UUID | None = None
-    handle: str | None = Field(default=None, description="The recipient's handle.")
 
     @field_validator("message", mode="before")
     @classmethod
@@ -93,6 +90,28 @@ class SendMessageRequest(_Request):
                 "message_exceed_max_chars_1024", "The message is over 1024 characters."
             )
         return text
+
+
+class EditMessageRequest(_MessageText):
+    """The message's new text."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"message": "Hello again, fixed."}]})
+
+
+class SendMessageRequest(_MessageText):
+    """Send into a conversation (``message_group_uuid``) or to a user (``handle``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"message": "Hello again!", "message_group_uuid": _SAMPLE_GROUP},
+                {"message": "Hi Londo, got a minute?", "handle": "londo"},
+            ]
+        }
+    )
+
+    message_group_uuid: UUID | None = None
+    handle: str | None = Field(default=None, description="The recipient's handle.")
 
     @field_validator("message_group_uuid", mode="before")
     @classmethod
@@ -189,11 +208,13 @@ class MessageOut(BaseModel):
     uuid: UUID
     display_name: str
     handle: str
-    message: str | None = Field(description=_TEXT_DESCRIPTION)
+    message: str | None = Field(description=f'{_TEXT_DESCRIPTION} "{DELETED_TEXT}" once deleted.')
     message_error: str | None = Field(
         default=None, description=_ERROR_DESCRIPTION, exclude_if=lambda error: error is None
     )
     created_at: datetime
+    edited_at: datetime | None = Field(default=None, description="When it was last edited.")
+    deleted: bool = Field(default=False, description="Deleted by its sender: no text is kept.")
 
     @classmethod
     def of(cls, message: Message) -> Self:
@@ -205,6 +226,8 @@ class MessageOut(BaseModel):
             message=text,
             message_error=error,
             created_at=message.created_at,
+            edited_at=message.edited_at,
+            deleted=message.deleted,
         )
 
 
@@ -289,18 +312,16 @@ class ReadStateOut(BaseModel):
         )
 
 
+_LONDO: dict[str, JsonValue] = {
+    "uuid": "1d0b0a8c-6c0e-4a44-8f16-6b2b4a7c8d01",
+    "handle": "londo",
+    "display_name": "Londo Mollari",
+}
+"""The user the examples show."""
+
+
 class UserShortOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "uuid": "1d0b0a8c-6c0e-4a44-8f16-6b2b4a7c8d01",
-                    "handle": "londo",
-                    "display_name": "Londo Mollari",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_LONDO]})
 
     uuid: UUID
     handle: str
@@ -321,6 +342,28 @@ class MeOut(UserShortOut):
             handle=user.handle,
             display_name=user.display_name,
             created_at=user.created_at,
+        )
+
+
+class BlockOut(BaseModel):
+    """A user I blocked, and since when."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_LONDO, "created_at": "2026-11-20T17:05:43.004211Z"}]}
+    )
+
+    uuid: UUID
+    handle: str
+    display_name: str
+    created_at: datetime = Field(description="When I blocked them.")
+
+    @classmethod
+    def of(cls, block: Block) -> Self:
+        return cls(
+            uuid=block.blocked.uuid,
+            handle=block.blocked.handle,
+            display_name=block.blocked.display_name,
+            created_at=block.created_at,
         )
 
 

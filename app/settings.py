@@ -124,6 +124,9 @@ class Settings(BaseSettings):
 
     # Behaviour
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+    message_edit_window_seconds: int = Field(
+        default=900, ge=0, description="How long after sending its sender may edit a message."
+    )
 
     # Limits and HTTP
     max_body_bytes: int = Field(

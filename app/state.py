@@ -24,6 +24,7 @@ from app.events.bus import EventBus, Hub, build_bus, redis_client
 from app.events.tickets import TicketBook
 from app.local_state import load_or_create_secret
 from app.rate_limit import UserRateLimiter
+from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.data_keys import DataKeysRepository
 from app.repositories.messages import MessagesRepository
@@ -31,6 +32,7 @@ from app.repositories.table import Table
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
 from app.services.messaging import MessagingService
+from app.services.moderation import ModerationService
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ class AppState:
     lifecycle: Lifecycle
     messaging: MessagingService
     """Built once: the service and its repositories only hold the shared table and cursors."""
+    moderation: ModerationService
     bus: EventBus
     tickets: TicketBook
     identities: IdentityCache
@@ -175,6 +178,16 @@ async def open_state(
         if settings.events_redis_url:
             shared = redis_client(settings.events_redis_url)
             stack.push_async_callback(shared.aclose)
+        messaging = MessagingService(
+            UsersRepository(table),
+            ConversationsRepository(table, cipher),
+            MessagesRepository(table, cipher),
+            cursors,
+            settings.idempotency_ttl_seconds,
+            publisher=bus,
+            on_stored=on_message_stored,
+            sender_read_your_writes=settings.sender_read_your_writes,
+        )
         yield AppState(
             settings=settings,
             ddb=ddb,
@@ -186,15 +199,9 @@ async def open_state(
             rate_limiter=UserRateLimiter(settings),
             lifecycle=lifecycle,
             identities=IdentityCache(settings.identity_cache_ttl_seconds),
-            messaging=MessagingService(
-                UsersRepository(table),
-                ConversationsRepository(table, cipher),
-                MessagesRepository(table, cipher),
-                cursors,
-                settings.idempotency_ttl_seconds,
-                publisher=bus,
-                on_stored=on_message_stored,
-                sender_read_your_writes=settings.sender_read_your_writes,
+            messaging=messaging,
+            moderation=ModerationService(
+                messaging, BlocksRepository(table), cursors, settings.message_edit_window_seconds
             ),
             data_keys=data_keys,
             bus=bus,

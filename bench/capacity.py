@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import TypedDict
 from uuid import UUID, uuid5
 
-from app.domain import Message, User, pair_conversation_uuid
+from app.domain import DELETED_TEXT, Message, User, pair_conversation_uuid
 from app.repositories import keys
-from app.repositories.conversations import new_row_item
-from app.repositories.messages import message_item
+from app.repositories.blocks import BLOCKED_BY
+from app.repositories.conversations import change_marker, new_row_item
+from app.repositories.messages import FIND_PAGE, message_item
 from app.repositories.schema import TTL_ATTRIBUTE, table_definition
 from app.repositories.table import Item
 from app.repositories.users import user_items
@@ -50,6 +51,11 @@ MESSAGE_TOTAL = "message_total"
 """C + E: everything one message into an existing conversation costs."""
 SUMMARY_UPKEEP_WORST = "summary_upkeep_worst"
 SUMMARY_UPKEEP_BURST = "summary_upkeep_burst"
+EDIT_MESSAGE = "edit_message"
+DELETE_MESSAGE = "delete_message"
+BLOCK_USER = "block_user"
+"""Issue 16, priced on the send samples: edit or delete a just-sent message (with the stream
+handler's row updates), and block the conversation's other participant."""
 
 OURS = Schema.from_definition(table_definition("bench"))
 REFERENCE = Schema.from_definition(reference_definition())
@@ -88,6 +94,10 @@ class _Lookup:
 def _row(conversation: SeededConversation, owner: User) -> Item:
     first_row, second_row = conversation.row_items()
     return first_row if owner == conversation.first else second_row
+
+
+def _pair(conversation: SeededConversation) -> tuple[User, User]:
+    return conversation.first, conversation.second
 
 
 def _other(conversation: SeededConversation, owner: User) -> User:
@@ -181,6 +191,10 @@ class _Costs:
             message_item(message),
             new_row_item(sender, recipient, message),
             new_row_item(recipient, sender, message),
+            # "Neither blocked the other": two ConditionChecks, billed as transactional
+            # writes of the (absent) block items.
+            keys.block_key(sender.uuid, recipient.uuid),
+            keys.block_key(recipient.uuid, sender.uuid),
         ):
             units.add(write_cost(OURS, None, item, transactional=True))
         return units
@@ -220,6 +234,64 @@ class _Costs:
                 units.add(get_cost(row, consistent=True))
             else:
                 units.add(write_cost(OURS, row, summary_after(row, message, owner)))
+        return units
+
+    # Edit, delete, block (issue 16).
+
+    def _change(self, request: Descriptor, changed: Callable[[Message], Message]) -> Units:
+        """Find a just-sent message (one Query page, newest first), write its change, and the
+        stream handler's update of both rows, whose last message it is."""
+        sender, conversation = self._member_of(request)
+        message = _new_message(sender, conversation.message_group_uuid, request["text"])
+        recent = [message_item(m) for m in conversation.messages[-(FIND_PAGE - 1) :]]
+        units = get_cost(_row(conversation, sender), consistent=True).add(
+            query_cost(OURS, [*recent, message_item(message)], consistent=True)
+        )
+        after = changed(message)
+        units.add(write_cost(OURS, message_item(message), message_item(after)))
+        rows = [(summary_after(_row(conversation, o), message, o), o) for o in _pair(conversation)]
+        units.add(
+            query_cost(OURS, [r for r, _ in rows], consistent=False, index=keys.CONVERSATION_INDEX)
+        )
+        for row, owner in rows:
+            new_row = {**row, "last_message": after.preview, "last_change": change_marker(after)}
+            units.add(write_cost(OURS, row, new_row))
+            if after.deleted and owner != sender:
+                # Recount: the row (strongly), the unread messages, the lowered count.
+                unread = int(new_row.get("unread_count") or 0)
+                tail = [message_item(m) for m in conversation.messages[-unread:]] if unread else []
+                units.add(get_cost(new_row, consistent=True))
+                units.add(query_cost(OURS, tail, consistent=True))
+                lowered = {**new_row, "unread_count": max(0, unread - 1) or None}
+                units.add(write_cost(OURS, new_row, lowered))
+        return units
+
+    def edit_message(self, request: Descriptor) -> Units:
+        return self._change(
+            request,
+            lambda m: replace(m, text=f"{m.text} (edited)", preview="", edited_at=m.created_at),
+        )
+
+    def delete_message(self, request: Descriptor) -> Units:
+        return self._change(
+            request, lambda m: replace(m, text=DELETED_TEXT, preview="", deleted=True)
+        )
+
+    def block_user(self, request: Descriptor) -> Units:
+        """Handle claim, the block item (put, then read back), a flag on both rows."""
+        blocker, conversation = self._member_of(request)
+        blocked = _other(conversation, blocker)
+        block = {
+            **keys.block_key(blocker.uuid, blocked.uuid),
+            "blocked_handle": blocked.handle,
+            "blocked_display_name": blocked.display_name,
+            "created_at": keys.format_timestamp(HISTORY_ENDS_AT),
+        }
+        units = get_cost(user_items(blocked)[1], consistent=False)
+        units.add(write_cost(OURS, None, block)).add(get_cost(block, consistent=True))
+        for owner in _pair(conversation):
+            row = _row(conversation, owner)
+            units.add(write_cost(OURS, row, {**row, BLOCKED_BY: {str(blocker.uuid)}}))
         return units
 
     # The reference design.
@@ -320,6 +392,9 @@ def _plan(costs: _Costs) -> list[_Row]:
              "reference: no idempotency"),
         _Row(SEND_MESSAGE, SUMMARY_UPDATE, costs.summary_update, costs.reference_summary_update,
              "per message; ours: the recipient's row (the send moves the sender's)"),
+        _Row(SEND_MESSAGE, EDIT_MESSAGE, costs.edit_message, None, "reference: no edits"),
+        _Row(SEND_MESSAGE, DELETE_MESSAGE, costs.delete_message, None, "reference: no deletes"),
+        _Row(SEND_MESSAGE, BLOCK_USER, costs.block_user, None, "reference: no blocks"),
     ]  # fmt: skip
 
 

@@ -132,7 +132,11 @@ class FloorTarget:
             TableName=self._table,
             IndexName=keys.ACTIVITY_INDEX,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.conversations_pk(owner.uuid)}},
+            FilterExpression="NOT contains(blocked_by, :owner)",  # rows of blocked users
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.conversations_pk(owner.uuid)},
+                ":owner": {"S": str(owner.uuid)},
+            },
             ScanIndexForward=False,
             Limit=PAGE_LIMIT,
         )
@@ -224,6 +228,15 @@ class FloorTarget:
             "Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": _NEW}
         }
 
+    def _absent_op(self, key: dict[str, str]) -> TransactWriteItemTypeDef:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": serialize(key),
+                "ConditionExpression": _NEW,
+            }
+        }
+
     async def _message_handle_new(self, request: Descriptor) -> None:
         sender = self._users[request["user"]]
         recipient = await self._recipient(request["handle"] or "")
@@ -239,6 +252,8 @@ class FloorTarget:
         await self.client.transact_write_items(
             TransactItems=[
                 self._put_op(message_item(message)),
+                self._absent_op(keys.block_key(sender.uuid, recipient.uuid)),  # no block
+                self._absent_op(keys.block_key(recipient.uuid, sender.uuid)),
                 self._put_op(new_row_item(sender, recipient, message)),
                 self._put_op(new_row_item(recipient, sender, message)),
             ]
@@ -276,7 +291,9 @@ class FloorTarget:
             **{f"message_{name}": value for name, value in message_item(message).items()},
             TTL_ATTRIBUTE: int(time.time()) + IDEMPOTENCY_TTL_SECONDS,
         }
+        # The message refers to its record, which edits and deletes keep in step.
+        stored = {**message_item(message), "claim_pk": claim_key["pk"]}
         await self.client.transact_write_items(
-            TransactItems=[self._put_op(message_item(message)), self._put_op(claim)]
+            TransactItems=[self._put_op(stored), self._put_op(claim)]
         )
         await self._move_own_row(message)

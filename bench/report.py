@@ -16,6 +16,9 @@ CAPACITY_TITLES = {
         f"summary_upkeep_burst_{per_batch}": f"E: upkeep per message, burst, {per_batch} per batch"
         for per_batch in PER_BATCH
     },
+    "edit_message": "edit a just-sent message (+ E)",
+    "delete_message": "delete a just-sent message (+ E)",
+    "block_user": "block a user (both rows flagged)",
 }
 
 

@@ -48,8 +48,10 @@ CALLS: dict[str, frozenset[Grant]] = {
     "api": frozenset(
         {
             Grant("dynamodb:GetItem", TABLE),  # membership, users, idempotency records
-            Grant("dynamodb:PutItem", TABLE),  # sends; the transactions' items are all Puts
-            Grant("dynamodb:UpdateItem", TABLE),  # read markers
+            Grant("dynamodb:PutItem", TABLE),  # sends, blocks; the transactions' Puts
+            Grant("dynamodb:ConditionCheckItem", TABLE),  # no block, in a new conversation
+            Grant("dynamodb:UpdateItem", TABLE),  # read markers, edits, tombstones, block flags
+            Grant("dynamodb:DeleteItem", TABLE),  # unblock
             Grant("dynamodb:Query", TABLE),  # a conversation's messages
             Grant("dynamodb:Query", ACTIVITY_INDEX),  # my conversations, newest first
             Grant("dynamodb:DescribeTable", TABLE),  # readiness

@@ -22,6 +22,7 @@ from app.crypto.cipher import TextCipher
 from app.ddb import open_client
 from app.domain import Text, User, pair_conversation_uuid
 from app.errors import ServiceError
+from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import MessagesRepository
@@ -29,6 +30,7 @@ from app.repositories.schema import create_table, drop_table
 from app.repositories.table import CapacityLog, Table, deserialize, dynamodb_errors
 from app.repositories.users import UsersRepository
 from app.schemas import HANDLE_PATTERN, shown
+from app.services.moderation import purge_message
 from app.services.summaries_repair import SummariesRepair, decode_position
 from app.settings import Settings, settings_or_exit
 from app.state import cipher_of, open_data_keys
@@ -182,6 +184,20 @@ async def cmd_users_delete(settings: Settings, args: argparse.Namespace) -> None
     _print_json({"deleted": {"uuid": deleted.uuid, "handle": deleted.handle}})
 
 
+async def cmd_messages_purge(settings: Settings, args: argparse.Namespace) -> None:
+    async with _table(settings) as table:
+        await _require_table(table)
+        purged = await purge_message(
+            MessagesRepository(table),
+            ConversationsRepository(table),
+            args.message_group_uuid,
+            args.message_uuid,
+        )
+    if purged is None:
+        raise CommandError(f"no message {args.message_uuid} in {args.message_group_uuid}")
+    _print_json({"purged": {"uuid": purged.uuid, "sender_uuid": purged.sender_uuid}})
+
+
 async def _user_by_handle(table: Table, handle: str) -> User:
     user = await UsersRepository(table).get_by_handle(handle)
     if user is None:
@@ -195,6 +211,7 @@ async def cmd_summaries_repair(settings: Settings, args: argparse.Namespace) -> 
         repair = SummariesRepair(
             ConversationsRepository(table),
             DeadLettersRepository(table),
+            BlocksRepository(table),
             rows_per_second=args.rate,
         )
         if args.conversation is not None:
@@ -314,6 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete.add_argument("--handle", required=True, type=_handle)
 
+    messages = commands.add_parser("messages", help="message administration")
+    messages_commands = messages.add_subparsers(
+        dest="messages_command", required=True, metavar="ACTION"
+    )
+    purge = messages_commands.add_parser(
+        "purge", help="hard-delete one message (data-protection requests); rows show it deleted"
+    )
+    purge.add_argument("--message-group-uuid", required=True, type=UUID)
+    purge.add_argument("--message-uuid", required=True, type=UUID)
+
     summaries = commands.add_parser("summaries", help="conversation rows (pattern E)")
     summaries_commands = summaries.add_subparsers(
         dest="summaries_command", required=True, metavar="ACTION"
@@ -402,6 +429,7 @@ COMMANDS = {
     "seed": cmd_seed,
     "create": cmd_users_create,
     "delete": cmd_users_delete,
+    "purge": cmd_messages_purge,
     "repair": cmd_summaries_repair,
     "get-conversation": cmd_get_conversation,
     "list-conversations": cmd_list_conversations,
@@ -420,11 +448,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value
     }
     settings = settings_or_exit("ddb", **overrides)
-    # A command group's action (``users create``, ``patterns ...``) names the function.
+    # A command group's action (``users create``, ``messages purge``, ``patterns ...``) names
+    # the function.
     action = next(
         (
             getattr(args, name)
-            for name in ("users_command", "summaries_command", "pattern")
+            for name in ("users_command", "messages_command", "summaries_command", "pattern")
             if getattr(args, name, None)
         ),
         None,

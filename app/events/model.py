@@ -52,6 +52,17 @@ def _event(
     return Event(name, event_id, data, SealedMessage(text.envelope, tuple(bindings)))
 
 
+def changed_message_event(
+    message: Message, at: datetime, bindings: Sequence[Binding] = ()
+) -> Event:
+    """An edit (``message_updated``) or a delete (``message_deleted``), in the sent message's
+    shape (sealed text opened on delivery, as ``message``'s); its position is when the change
+    was announced."""
+    name = "message_deleted" if message.deleted else "message_updated"
+    data = _json(SentMessageOut.of(message))
+    return _event(name, position(at), data, message.text, bindings)
+
+
 def message_event(message: Message, bindings: Sequence[Binding] = ()) -> Event:
     """``bindings``: where a sealed text belongs (unused when the text is open)."""
     data = _json(SentMessageOut.of(message))

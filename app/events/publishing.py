@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
+from app.crypto.binding import Binding
 from app.domain import Message
-from app.events.bus import EventPublisher
-from app.events.model import conversation_event, message_event
-from app.repositories.conversations import ConversationsRepository
+from app.events.bus import Event, EventPublisher
+from app.events.model import changed_message_event, conversation_event, message_event
+from app.repositories.conversations import ConversationsRepository, latest_versions
 from app.repositories.sealing import binding_of, last_message_bindings
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,38 @@ async def publish_messages(
     for a conversation the sparse index may not show yet.
     """
     ordered = sorted(messages, key=lambda message: (message.created_at, str(message.uuid)))
-    sender_row = await conversations.get(ordered[-1].sender_uuid, message_group_uuid)
+    await _publish(conversations, publisher, message_group_uuid, ordered, message_event)
+
+
+async def publish_changes(
+    conversations: ConversationsRepository,
+    publisher: EventPublisher,
+    message_group_uuid: UUID,
+    changed: Sequence[Message],
+) -> None:
+    """Edits and deletes, as ``publish_messages`` announces new messages:
+    ``message_updated`` or ``message_deleted`` (each message's latest version only, so a
+    deleted message's text is never sent again), then each participant's row."""
+    now = datetime.now(UTC)
+    await _publish(
+        conversations,
+        publisher,
+        message_group_uuid,
+        latest_versions(changed),
+        lambda message, bindings: changed_message_event(message, now, bindings),
+    )
+
+
+async def _publish(
+    conversations: ConversationsRepository,
+    publisher: EventPublisher,
+    message_group_uuid: UUID,
+    messages: list[Message],
+    event_of: Callable[[Message, Sequence[Binding]], Event],
+) -> None:
+    if not messages:
+        return
+    sender_row = await conversations.get(messages[-1].sender_uuid, message_group_uuid)
     if sender_row is None:
         log.warning("event publish found no row message_group_uuid=%s", message_group_uuid)
         return
@@ -37,7 +70,7 @@ async def publish_messages(
     table_name = conversations.table.name
     # With encryption on, the text is sealed (the handler has no KMS): the events carry it
     # sealed, with its bindings, and the API process opens it on delivery.
-    message_events = [message_event(m, [binding_of(table_name, m)]) for m in ordered]
+    message_events = [event_of(m, [binding_of(table_name, m)]) for m in messages]
     for row in (sender_row, other_row):
         if row is None:
             continue

@@ -17,13 +17,14 @@ So the row's size, and each update's cost, is bounded whatever the backlog (issu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from app.crypto.cipher import NoEncryption, TextCipher
-from app.domain import Conversation, Message, Page, User, preview_of
+from app.domain import DELETED_TEXT, Conversation, Message, Page, User, preview_of
 from app.repositories import keys
 from app.repositories.sealing import (
     TEXT_ATTRIBUTE,
@@ -57,6 +58,26 @@ class RowContended(Exception):
 
 def _sk(message: Message) -> str:
     return keys.message_sk(message.created_at, message.uuid)
+
+
+def change_marker(message: Message) -> str:
+    """Orders the versions of the rows' last message: its sort key, then the edit time; a
+    tombstone comes after every edit ("~" sorts after digits)."""
+    version = (
+        "~" if message.deleted else keys.format_timestamp(message.edited_at or message.created_at)
+    )
+    return f"{keys.message_sk(message.created_at, message.uuid)}#{version}"
+
+
+def latest_versions(changed: Sequence[Message]) -> list[Message]:
+    """Each message's latest version among ``changed`` (a batch may hold several, and
+    duplicates)."""
+    latest: dict[UUID, Message] = {}
+    for message in changed:
+        seen = latest.get(message.uuid)
+        if seen is None or change_marker(seen) < change_marker(message):
+            latest[message.uuid] = message
+    return list(latest.values())
 
 
 def _stored_preview(message: Message) -> str | bytes:
@@ -94,6 +115,7 @@ def _conversation_from(owner_uuid: UUID, item: Item) -> Conversation:
         last_message_uuid=last_uuid,
         unread_count=min(int(item.get("unread_count", 0)), UNREAD_CAP),
         read_up_to_uuid=keys.parse_message_sk(marker)[1] if marker else None,
+        blocked_by=frozenset(UUID(blocker) for blocker in item.get("blocked_by", ())),
     )
 
 
@@ -135,14 +157,18 @@ class ConversationsRepository:
     async def list_recent(
         self, owner_uuid: UUID, *, limit: int, next: Mapping[str, str] | None = None
     ) -> Page[Conversation, Item]:
-        """Pattern B: the owner's conversations, newest activity first, one Query on the LSI."""
+        """Pattern B: the owner's conversations, newest activity first, one Query on the LSI.
+
+        Conversations the owner blocked the other in are left out (so a page may be short).
+        """
         page = await self.table.query(
             index=keys.ACTIVITY_INDEX,
             key_condition="pk = :pk",
-            values={":pk": keys.conversations_pk(owner_uuid)},
+            values={":pk": keys.conversations_pk(owner_uuid), ":owner": str(owner_uuid)},
             forward=False,
             limit=limit,
             next=next,
+            filter="NOT contains(blocked_by, :owner)",
         )
         return Page(
             items=[await self._opened(owner_uuid, item) for item in page.items], next=page.next
@@ -162,6 +188,16 @@ class ConversationsRepository:
             values={":group": str(message_group_uuid)},
         )
         return [keys.owner_of_conversation_pk(item["pk"]) for item in page.items]
+
+    async def _owners(self, message_group_uuid: UUID, sender_uuid: UUID) -> list[UUID]:
+        """Both participants, or ``ParticipantsNotVisible`` / ``NoConversationRows``."""
+        owners = await self.participants(message_group_uuid)
+        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
+            # The index lags the table; a strongly consistent read tells late from never.
+            if await self.get(sender_uuid, message_group_uuid) is None:
+                raise NoConversationRows(str(message_group_uuid))
+            raise ParticipantsNotVisible(str(message_group_uuid))
+        return owners
 
     async def groups_of(
         self, owner_uuid: UUID, *, limit: int, after: Mapping[str, Any] | None = None
@@ -199,13 +235,8 @@ class ConversationsRepository:
         later = [message for message in distinct.values() if not message.opens_conversation]
         if not later:
             return
-        owners = await self.participants(message_group_uuid)
         newest = max(later, key=_sk)
-        if len(owners) < PARTICIPANTS_PER_CONVERSATION:
-            # The index lags the table; a strongly consistent read tells late from never.
-            if await self.get(newest.sender_uuid, message_group_uuid) is None:
-                raise NoConversationRows(str(message_group_uuid))
-            raise ParticipantsNotVisible(str(message_group_uuid))
+        owners = await self._owners(message_group_uuid, newest.sender_uuid)
         await asyncio.gather(
             *(
                 self._apply_to_row(
@@ -278,6 +309,66 @@ class ConversationsRepository:
         except ConditionFailed:
             await self._apply_after_reading(owner, message_group_uuid, newest, unread)
 
+    async def apply_changes(self, message_group_uuid: UUID, changed: Sequence[Message]) -> None:
+        """Edits and deletes (stream MODIFY records): never reorder, never count a message.
+
+        A row whose last message changed shows its new preview (``DELETED_TEXT`` for a
+        tombstone), guarded by ``last_change`` so that a late or duplicated older change never
+        overwrites a newer one; a row that moved on to a newer message is left alone. A deleted
+        unread message lowers the recipient's count, recounted from the stored messages, so a
+        duplicate delivery cannot lower it twice.
+        Streams deliver one item's records in order, so a change never precedes its INSERT.
+        """
+        latest = latest_versions(changed)
+        if not latest:
+            return
+        some = latest[0]
+        owners = await self._owners(message_group_uuid, some.sender_uuid)
+        await asyncio.gather(
+            *(self._apply_change(owner, message) for owner in owners for message in latest)
+        )
+
+    async def _apply_change(self, owner: UUID, message: Message) -> None:
+        row_key = keys.conversation_key(owner, message.message_group_uuid)
+        with contextlib.suppress(ConditionFailed):
+            await self.table.update(
+                row_key,
+                update="SET last_message = :preview, last_change = :change",
+                condition="last_message_sk = :sk AND "
+                "(attribute_not_exists(last_change) OR last_change < :change)",
+                values={
+                    ":preview": _stored_preview(message),
+                    ":change": change_marker(message),
+                    ":sk": keys.message_sk(message.created_at, message.uuid),
+                },
+            )
+        if message.deleted and message.sender_uuid != owner:
+            await self._recount(owner, message)
+
+    async def _recount(self, owner: UUID, deleted: Message) -> None:
+        """The owner's unread count without ``deleted``, counted again from the stored
+        messages (which skip tombstones): a duplicate delivery finds the same count."""
+        row_key = keys.conversation_key(owner, deleted.message_group_uuid)
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            item = await self.table.get(row_key, consistent=True)
+            if item is None:
+                return
+            seen = _RowState.of(item)
+            if seen.marker is not None and _sk(deleted) <= seen.marker:
+                return  # read already: never counted
+            unread_count = await self.count_unread(
+                owner, deleted.message_group_uuid, seen.marker, seen.last_sk
+            )
+            if unread_count == seen.unread:
+                return
+            condition, values = seen.condition()
+            try:
+                await self._write_summary(row_key, None, unread_count, condition, values)
+                return
+            except ConditionFailed:
+                continue
+        raise RowContended(str(row_key))
+
     async def _apply_after_reading(
         self, owner: UUID, message_group_uuid: UUID, newest: Message, unread: Sequence[Message]
     ) -> None:
@@ -334,7 +425,8 @@ class ConversationsRepository:
     async def _unread_newest_first(
         self, owner: UUID, message_group_uuid: UUID, marker: str | None, up_to: str
     ) -> AsyncIterator[tuple[str, str | None, bool]]:
-        """(sort key, message uuid, from the other participant) of each stored message after
+        """(sort key, message uuid, unread: from the other participant and not deleted) of each
+        stored message after
         ``marker`` up to ``up_to``, newest first, a page at a time (strongly consistent: a
         message whose record is being applied is there)."""
         start: Item | None = None
@@ -346,14 +438,15 @@ class ConversationsRepository:
                 limit=RECOUNT_PAGE,
                 next=start,
                 consistent=True,
-                projection="sk, sender_uuid, message_uuid",
+                projection="sk, sender_uuid, message_uuid, deleted",
             )
             for item in page.items:
                 sort_key = str(item["sk"])
                 if marker is not None and sort_key <= marker:
                     return
                 sender = item.get("sender_uuid")  # None: an undecodable item, never counted
-                yield sort_key, item.get("message_uuid"), sender not in (None, str(owner))
+                counts = sender not in (None, str(owner)) and not item.get("deleted", False)
+                yield sort_key, item.get("message_uuid"), counts
             if page.next is None:
                 return
             start = page.next
@@ -391,9 +484,15 @@ class ConversationsRepository:
                 limit=1,
                 consistent=True,
             )
-            newest = page.items[0] if page.items else None
-            moves = newest is not None and str(newest["sk"]) > seen.last_sk
-            summary = _summary_of(newest) if newest is not None and moves else None
+            newest = _summary_of(page.items[0]) if page.items else None
+            moves = newest is not None and newest[0] > seen.last_sk
+            # The last message edited or deleted while its record was not applied.
+            changed = (
+                newest is not None
+                and newest[0] == seen.last_sk
+                and newest[1] != _as_stored(item["last_message"])
+            )
+            summary = newest if moves or changed else None
             last_sk = summary[0] if summary is not None else seen.last_sk
             unread_count = await self.count_unread(owner, message_group_uuid, seen.marker, last_sk)
             if summary is None and min(unread_count, UNREAD_CAP) == min(seen.unread, UNREAD_CAP):
@@ -461,10 +560,17 @@ class ConversationsRepository:
         return None
 
 
+def _as_stored(value: Any) -> str | bytes:
+    """A row's ``last_message`` as comparable with a preview: text, or envelope bytes."""
+    return value if isinstance(value, str) else bytes(value)
+
+
 def _summary_of(message_item: Item) -> tuple[str, str | bytes]:
     """A stored message's sort key and verbatim preview, sealed or not: never decrypted.
     Items stored before previews existed show their text's preview (a sealed text as it is:
     the list opens it with the text's binding)."""
+    if message_item.get("deleted"):
+        return str(message_item["sk"]), DELETED_TEXT
     preview = message_item.get("preview")
     if preview is None:
         text = message_item.get(TEXT_ATTRIBUTE, "")

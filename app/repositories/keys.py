@@ -19,8 +19,10 @@ ACTIVITY_PROJECTION = (
     "last_message",
     "unread_count",
     "read_up_to",
+    "blocked_by",
 )
-"""The row attributes the LSI carries besides keys: what the conversation list shows."""
+"""The row attributes the LSI carries besides keys: what the conversation list shows, and
+``blocked_by``, which its filter reads (a blocker's row is left out of their list)."""
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -40,6 +42,18 @@ def user_key(user_uuid: UUID) -> Key:
 
 def handle_key(handle: str) -> Key:
     return {"pk": f"HANDLE#{handle.lower()}", "sk": "HANDLE"}
+
+
+BLOCK_SK_PREFIX = "BLOCK#"
+
+
+def block_key(blocker_uuid: UUID, blocked_uuid: UUID) -> Key:
+    """A block, in the blocker's own partition beside their profile: listing mine is one Query."""
+    return {"pk": user_key(blocker_uuid)["pk"], "sk": f"{BLOCK_SK_PREFIX}{blocked_uuid}"}
+
+
+def blocked_of_block_sk(sk: str) -> UUID:
+    return UUID(sk.removeprefix(BLOCK_SK_PREFIX))
 
 
 def identity_key(cognito_sub: str) -> Key:
@@ -104,7 +118,12 @@ def dead_letter_key(event_id: str) -> Key:
 def idempotency_key(user_uuid: UUID, client_key: str) -> Key:
     # Hashed: the client's key is arbitrary text and must not shape our partition keys.
     digest = hashlib.sha256(client_key.encode()).hexdigest()[:40]
-    return {"pk": f"IDEM#{user_uuid}#{digest}", "sk": "IDEM"}
+    return claim_key(f"IDEM#{user_uuid}#{digest}")
+
+
+def claim_key(pk: str) -> Key:
+    """An idempotency record by its partition key (as a message item refers to it)."""
+    return {"pk": pk, "sk": "IDEM"}
 
 
 def data_key_key(message_group_uuid: UUID, epoch: int) -> Key:

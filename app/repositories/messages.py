@@ -10,9 +10,10 @@ from typing import Any
 from uuid import UUID
 
 from app.crypto.cipher import NoEncryption, TextCipher
-from app.domain import IdempotencyRecord, Message, Page, User
+from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, User, preview_of
 from app.errors import Conflict
 from app.repositories import keys
+from app.repositories.blocks import blocks_absent_ops
 from app.repositories.conversations import new_row_item
 from app.repositories.schema import TTL_ATTRIBUTE
 from app.repositories.sealing import (
@@ -35,6 +36,18 @@ class ConversationExists(Exception):
     """Someone created the conversation's rows first (or is creating them right now)."""
 
 
+class PairBlocked(Exception):
+    """A block between the two users refused the conversation's creation."""
+
+    def __init__(self, blockers: set[UUID]) -> None:
+        super().__init__("blocked")
+        self.blockers = blockers
+
+
+FIND_PAGE = 25
+"""Messages read per Query while looking for one by uuid (newest first)."""
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyClaim:
     user_uuid: UUID
@@ -51,25 +64,33 @@ def message_item(message: Message) -> Item:
         "sender_uuid": str(message.sender_uuid),
         "sender_handle": message.sender_handle,
         "sender_display_name": message.sender_display_name,
-        TEXT_ATTRIBUTE: stored_form(message.text),
-        PREVIEW_ATTRIBUTE: stored_form(message.preview),
+        TEXT_ATTRIBUTE: None if message.deleted else stored_form(message.text),
+        PREVIEW_ATTRIBUTE: None if message.deleted else stored_form(message.preview),
         "opens_conversation": message.opens_conversation or None,
+        "edited_at": keys.format_timestamp(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted or None,
     }
 
 
 def message_from_item(item: Item) -> Message:
     created_at, message_uuid = keys.parse_message_sk(item["sk"])
+    deleted = bool(item.get("deleted", False))
+    edited_at = item.get("edited_at")
     return Message(
         uuid=message_uuid,
         message_group_uuid=keys.group_of_message_pk(item["pk"]),
         sender_uuid=UUID(item["sender_uuid"]),
         sender_handle=item["sender_handle"],
         sender_display_name=item["sender_display_name"],
-        text=stored_text(item[TEXT_ATTRIBUTE]),
+        text=DELETED_TEXT if deleted else stored_text(item[TEXT_ATTRIBUTE]),
         created_at=created_at,
         opens_conversation=bool(item.get("opens_conversation", False)),
         # Verbatim: items stored before previews existed fall back to their text's preview.
-        preview=stored_text(item[PREVIEW_ATTRIBUTE]) if PREVIEW_ATTRIBUTE in item else "",
+        preview=DELETED_TEXT
+        if deleted
+        else (stored_text(item[PREVIEW_ATTRIBUTE]) if PREVIEW_ATTRIBUTE in item else ""),
+        edited_at=keys.parse_timestamp(edited_at) if edited_at else None,
+        deleted=deleted,
     )
 
 
@@ -128,12 +149,18 @@ class MessagesRepository:
             with contextlib.suppress(ConditionFailed):
                 await self.table.put(item, condition=_NEW)
             return message
+        if claim is not None:
+            # The claim holds a copy of the message: edits and deletes reach it through this.
+            item["claim_pk"] = keys.idempotency_key(claim.user_uuid, claim.client_key)["pk"]
         operations = [self.table.put_op(item, condition=_NEW)]
         if claim is not None:
             operations.append(self.table.put_op(_claim_item(claim, message), condition=_NEW))
         if new_conversation is not None:
             first, second = new_conversation
+            # Block checks come last but two: a block item written before this transaction
+            # refuses it, and blocking after it commits flags the rows it created.
             operations += [
+                *blocks_absent_ops(self.table, first.uuid, second.uuid),
                 self.table.put_op(new_row_item(first, second, message), condition=_NEW),
                 self.table.put_op(new_row_item(second, first, message), condition=_NEW),
             ]
@@ -143,8 +170,17 @@ class MessagesRepository:
             # Failed with ConditionalCheckFailed (stored) or TransactionConflict (in flight).
             if claim is not None and cancelled.failed(1):
                 raise IdempotencyKeyUsed from None
-            if new_conversation is not None and any(cancelled.reasons[-2:]):
-                raise ConversationExists from None
+            if new_conversation is not None:
+                first, second = new_conversation
+                if any(cancelled.reasons[-2:]):
+                    raise ConversationExists from None
+                blockers = {
+                    user.uuid
+                    for user, reason in zip((first, second), cancelled.reasons[-4:-2], strict=True)
+                    if reason == "ConditionalCheckFailed"
+                }
+                if blockers:
+                    raise PairBlocked(blockers) from None
             raise Conflict("Message already exists.", code="message_exists") from None
         return message
 
@@ -221,3 +257,104 @@ class MessagesRepository:
         """Up to ``limit`` messages sent at or after ``moment``, oldest first."""
         page = await self.page(message_group_uuid, limit=limit, prev=keys.message_sk_floor(moment))
         return page.items
+
+    async def find(self, message_group_uuid: UUID, message_uuid: UUID) -> Message | None:
+        """The conversation's message with that uuid, searched from the newest back.
+
+        The uuid is not in the key: each Query reads ``FIND_PAGE`` messages (paid for in full,
+        the filter only trims the answer), so the cost grows with how many messages came after
+        it. Edits are recent by rule; deleting an old message in a long conversation pays more.
+        """
+        next: Item | None = None
+        while True:
+            result = await self.table.query(
+                key_condition="pk = :pk",
+                values={":pk": keys.message_pk(message_group_uuid), ":uuid": str(message_uuid)},
+                forward=False,
+                limit=FIND_PAGE,
+                next=next,
+                consistent=True,
+                filter="message_uuid = :uuid",
+            )
+            if result.items:
+                return await self._opened(message_from_item(result.items[0]))
+            if result.next is None:
+                return None
+            next = result.next
+
+    async def edit(self, message: Message, text: str, edited_at: datetime) -> Message | None:
+        """Replace the text in place (same key, so the same position); None if it was deleted
+        meanwhile."""
+        at = keys.format_timestamp(edited_at)
+        # Sealed like a send's (same bindings: the item's key does not change).
+        sealed = await self._sealed(replace(message, text=text, preview=preview_of(text)))
+        edited = await self._change(
+            message,
+            "SET message = :text, preview = :preview, edited_at = :at",
+            "SET message_message = :text, message_preview = :preview, message_edited_at = :at",
+            {
+                ":text": stored_form(sealed.text),
+                ":preview": stored_form(sealed.preview),
+                ":at": at,
+            },
+            unless="deleted",
+        )
+        return await self._opened(edited) if edited is not None else None
+
+    async def tombstone(self, message: Message, deleted_at: datetime) -> Message | None:
+        """Remove the text from the table; the item keeps its place, marked deleted. None if
+        the item is gone (purged)."""
+        return await self._change(
+            message,
+            "SET deleted = :true, deleted_at = :at REMOVE message, preview",
+            "SET message_deleted = :true REMOVE message_message, message_preview",
+            {":true": True, ":at": keys.format_timestamp(deleted_at)},
+        )
+
+    async def _change(
+        self,
+        message: Message,
+        update: str,
+        claim_update: str,
+        values: dict[str, Any],
+        *,
+        unless: str | None = None,
+    ) -> Message | None:
+        """Update the message item and, in step, its idempotency record's copy (which a replay
+        returns); None when the item is gone or has the attribute ``unless``."""
+        condition = "attribute_exists(pk)"
+        if unless is not None:
+            condition += f" AND attribute_not_exists({unless})"
+        try:
+            updated = await self.table.update(
+                _key(message),
+                update=update,
+                condition=condition,
+                values=values,
+                return_new=True,
+            )
+        except ConditionFailed:
+            return None
+        assert updated is not None
+        claim_pk = updated.get("claim_pk")
+        if claim_pk is not None:
+            used = {name: value for name, value in values.items() if name in claim_update}
+            with contextlib.suppress(ConditionFailed):  # expired and removed: nothing to keep
+                await self.table.update(
+                    keys.claim_key(claim_pk),
+                    update=claim_update,
+                    condition="attribute_exists(pk)",
+                    values=used,
+                )
+        return message_from_item(updated)
+
+    async def purge(self, message: Message) -> None:
+        """Remove the item itself (operators' data-protection requests)."""
+        await self.table.delete(_key(message))
+
+
+def _key(message: Message) -> keys.Key:
+    return {
+        "pk": keys.message_pk(message.message_group_uuid),
+        "sk": keys.message_sk(message.created_at, message.uuid),
+    }

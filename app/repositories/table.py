@@ -259,12 +259,18 @@ class Table:
         next: Mapping[str, Any] | None = None,
         consistent: bool = False,
         projection: str | None = None,
+        filter: str | None = None,
     ) -> Page[Item, Item]:
-        """One page; the caller decides whether to follow ``next`` (LastEvaluatedKey)."""
+        """One page; the caller decides whether to follow ``next`` (LastEvaluatedKey).
+
+        ``filter`` drops items after they are read (and paid for): a page may hold fewer than
+        ``limit`` items, or none, and still have a ``next``.
+        """
         request = self._request(
             TableName=self.name,
             IndexName=index,
             KeyConditionExpression=key_condition,
+            FilterExpression=filter,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ScanIndexForward=forward,
@@ -306,14 +312,31 @@ class Table:
         condition: str | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> WriteOp:
-        put = self._request(
+        return self._transact_op("Put", Item=serialize(item), condition=condition, values=values)
+
+    def condition_check_op(
+        self, key: Mapping[str, str], *, condition: str, values: Mapping[str, Any] | None = None
+    ) -> WriteOp:
+        return self._transact_op(
+            "ConditionCheck", Key=serialize(key), condition=condition, values=values
+        )
+
+    def _transact_op(
+        self,
+        kind: str,
+        *,
+        condition: str | None,
+        values: Mapping[str, Any] | None,
+        **target: Any,
+    ) -> WriteOp:
+        operation = self._request(
             TableName=self.name,
-            Item=serialize(item),
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
+            **target,
         )
-        put.pop("ReturnConsumedCapacity", None)
-        return {"Put": put}
+        operation.pop("ReturnConsumedCapacity", None)  # a transaction-level parameter
+        return {kind: operation}
 
     async def transact_write(self, operations: Sequence[WriteOp]) -> None:
         request = self._request(TransactItems=list(operations))

@@ -11,9 +11,12 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, TypeVar
 
+from app.domain import Page
 from app.errors import InvalidInput
+
+T = TypeVar("T")
 
 _SIGNATURE_BYTES = 16
 
@@ -57,3 +60,18 @@ class CursorCodec:
         if (body.get("s"), body.get("u"), body.get("l")) != (scope, caller, listing):
             raise invalid
         return body.get("p")
+
+    def position(self, cursor: str | None, *, scope: str, caller: str, listing: str) -> Any:
+        """The position inside ``cursor`` (``decode``), or None for the first page."""
+        if cursor is None:
+            return None
+        return self.decode(cursor, scope=scope, caller=caller, listing=listing)
+
+    def with_next(
+        self, page: Page[T, Any], *, scope: str, caller: str, listing: str
+    ) -> Page[T, str]:
+        """``page`` with its ``next`` position signed into a cursor (for next-only listings)."""
+        if page.next is None:
+            return Page(page.items)
+        encoded = self.encode(scope=scope, caller=caller, listing=listing, position=page.next)
+        return Page(page.items, next=encoded)

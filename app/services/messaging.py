@@ -13,7 +13,15 @@ from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from app.domain import Conversation, Message, Page, User, pair_conversation_uuid
-from app.errors import Conflict, InvalidInput, NotFound, ServiceError, Unavailable
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    blocked,
+    cannot_message,
+)
 from app.events.bus import EventPublisher
 from app.events.model import read_event
 from app.repositories.conversations import ConversationsRepository, RowContended
@@ -22,6 +30,7 @@ from app.repositories.messages import (
     IdempotencyClaim,
     IdempotencyKeyUsed,
     MessagesRepository,
+    PairBlocked,
 )
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
@@ -50,6 +59,18 @@ def _forget(task: asyncio.Task[Any]) -> None:
     _discarded.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log it
+
+
+def refusal_to_send(sender_uuid: UUID, blockers: frozenset[UUID] | set[UUID]) -> ServiceError:
+    """What a sender is told when a block stands between them and the other participant: the
+    blocker is told so; the blocked side gets a neutral answer (README, "Block")."""
+    return blocked() if sender_uuid in blockers else cannot_message()
+
+
+def _refuse_if_blocked(sender: User, conversation: Conversation) -> None:
+    # The membership read is strongly consistent: a block that completed before it is seen.
+    if conversation.blocked_by:
+        raise refusal_to_send(sender.uuid, conversation.blocked_by)
 
 
 def _fingerprint(target: str, text: str) -> str:
@@ -81,7 +102,7 @@ class MessagingService:
         """Called after a message was stored: wakes a stream worker in this process."""
         self.sender_read_your_writes = sender_read_your_writes
 
-    async def _require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
+    async def require_member(self, user: User, message_group_uuid: UUID) -> Conversation:
         conversation = await self.conversations.get(user.uuid, message_group_uuid)
         if conversation is None:
             raise conversation_not_found()
@@ -91,18 +112,10 @@ class MessagingService:
         self, owner: User, *, limit: int, cursor: str | None
     ) -> Page[Conversation, str]:
         """The page at ``cursor`` (a previous page's ``next``); cursors as positions."""
-        position = None
-        if cursor is not None:
-            position = self.cursors.decode(
-                cursor, scope="conversations", caller=str(owner.uuid), listing="inbox"
-            )
+        where = {"scope": "conversations", "caller": str(owner.uuid), "listing": "inbox"}
+        position = self.cursors.position(cursor, **where)
         page = await self.conversations.list_recent(owner.uuid, limit=limit, next=position)
-        if page.next is None:
-            return Page(page.items)
-        encoded = self.cursors.encode(
-            scope="conversations", caller=str(owner.uuid), listing="inbox", position=page.next
-        )
-        return Page(page.items, next=encoded)
+        return self.cursors.with_next(page, **where)
 
     async def read_messages(
         self, reader: User, message_group_uuid: UUID, *, limit: int, cursor: str | None
@@ -127,7 +140,7 @@ class MessagingService:
             except InvalidInput:
                 # As before the calls ran concurrently: a non-member learns nothing of the
                 # cursor, a member hears it is not valid here.
-                await self._require_member(reader, message_group_uuid)
+                await self.require_member(reader, message_group_uuid)
                 raise
             position = decoded if isinstance(decoded, dict) else {}
         reading = asyncio.create_task(
@@ -139,7 +152,7 @@ class MessagingService:
             )
         )
         try:
-            await self._require_member(reader, message_group_uuid)
+            await self.require_member(reader, message_group_uuid)
         except BaseException:
             _discard_when_done(reading)
             raise
@@ -239,20 +252,26 @@ class MessagingService:
         """Store the message: as stored (sealed with encryption on), and True when it opened
         the conversation (its rows show it)."""
         if recipient is None:
-            await self._require_member(sender, message.message_group_uuid)
+            _refuse_if_blocked(
+                sender, await self.require_member(sender, message.message_group_uuid)
+            )
             return await self.messages.add(message, claim=claim), False
         for attempt in range(CREATE_ATTEMPTS):
             if attempt:
                 # Both creators can be cancelled (DynamoDB's TransactionConflict): back off
                 # with jitter so one of them wins the next round.
                 await asyncio.sleep(random.uniform(0, CREATE_BACKOFF_SECONDS * attempt))  # noqa: S311
-            if await self.conversations.get(sender.uuid, message.message_group_uuid):
+            existing = await self.conversations.get(sender.uuid, message.message_group_uuid)
+            if existing is not None:
+                _refuse_if_blocked(sender, existing)
                 return await self.messages.add(message, claim=claim), False
             try:
                 opening = (sender, recipient)
                 return await self.messages.add(message, claim=claim, new_conversation=opening), True
             except ConversationExists:
                 continue  # a concurrent first message created it: send into it instead
+            except PairBlocked as refused:
+                raise refusal_to_send(sender.uuid, refused.blockers) from None
         raise Unavailable("The conversation is being created; retry.", code="conversation_busy")
 
     async def _replay(self, claim: IdempotencyClaim) -> Message | None:

@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from app.repositories import keys
+from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.dead_letters import DeadLettersRepository
 
@@ -55,11 +56,13 @@ class SummariesRepair:
         self,
         conversations: ConversationsRepository,
         dead_letters: DeadLettersRepository,
+        blocks: BlocksRepository,
         *,
         rows_per_second: float,
     ) -> None:
         self.conversations = conversations
         self.dead_letters = dead_letters
+        self.blocks = blocks
         self.interval = 1 / rows_per_second
         self.report = RepairReport()
         self._next_row_at = 0.0
@@ -70,7 +73,13 @@ class SummariesRepair:
             await asyncio.sleep(wait)
         self._next_row_at = max(self._next_row_at, time.monotonic()) + self.interval
         self.report.rows_checked += 1
-        if await self.conversations.repair_row(owner, message_group_uuid):
+        repaired = await self.conversations.repair_row(owner, message_group_uuid)
+        row = await self.conversations.get(owner, message_group_uuid)
+        if row is not None and await self.blocks.reconcile(
+            owner, message_group_uuid, row.other_uuid
+        ):
+            repaired = True  # its block flag now agrees with the block items
+        if repaired:
             self.report.rows_repaired += 1
             log.info("row repaired owner=%s message_group_uuid=%s", owner, message_group_uuid)
 

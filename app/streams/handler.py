@@ -1,4 +1,5 @@
-"""The DynamoDB Streams handler: every inserted message moves its conversation's rows forward.
+"""The DynamoDB Streams handler: every inserted message moves its conversation's rows forward,
+and every edited or deleted message (a MODIFY of its item) updates the rows that show it.
 
 It never decrypts: with encryption on, it copies the message's envelope into the rows as
 stored, and its role has no KMS permission.
@@ -25,7 +26,7 @@ from uuid import UUID
 from app.domain import Message
 from app.errors import ServiceError
 from app.events.bus import EventPublisher, RedisPublisher
-from app.events.publishing import publish_messages
+from app.events.publishing import publish_changes, publish_messages
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository, NoConversationRows
@@ -44,14 +45,18 @@ LAMBDA_MIN_ATTEMPTS = 5
 
 
 class _UndecodableRecord(Exception):
-    """A message INSERT whose new image is not a message item; retrying will not help."""
+    """A message INSERT or MODIFY whose new image is not a message item; retrying will not help."""
 
 
-def _inserted_message(record: Mapping[str, Any]) -> Message | None:
-    """The message a stream record inserts, or None for every other kind of record."""
+_MESSAGE_EVENTS = frozenset({"INSERT", "MODIFY"})
+
+
+def _record_message(record: Mapping[str, Any]) -> Message | None:
+    """The message a stream record inserts or changes (edit, delete), or None for every other
+    kind of record."""
     change = record.get("dynamodb", {})
     partition_key = change.get("Keys", {}).get("pk", {}).get("S", "")
-    if record.get("eventName") != "INSERT" or not keys.is_message_pk(partition_key):
+    if record.get("eventName") not in _MESSAGE_EVENTS or not keys.is_message_pk(partition_key):
         return None
     try:
         return message_from_item(deserialize(change["NewImage"]))
@@ -105,10 +110,11 @@ async def handle_event(
     records = event.get("Records", [])
     failed: set[str] = set()
     messages_by_group: defaultdict[UUID, list[Message]] = defaultdict(list)
+    changes_by_group: defaultdict[UUID, list[Message]] = defaultdict(list)
     records_by_group: defaultdict[UUID, list[Mapping[str, Any]]] = defaultdict(list)
     for record in records:
         try:
-            message = _inserted_message(record)
+            message = _record_message(record)
         except _UndecodableRecord as error:
             log.warning(
                 "stream record undecodable sequence_number=%s error=%s",
@@ -119,15 +125,20 @@ async def handle_event(
                 failed.add(sequence_number(record))
             continue
         if message is not None:
-            messages_by_group[message.message_group_uuid].append(message)
+            inserted = record.get("eventName") == "INSERT"
+            (messages_by_group if inserted else changes_by_group)[
+                message.message_group_uuid
+            ].append(message)
             records_by_group[message.message_group_uuid].append(record)
 
-    # One update per conversation however many of its messages the batch holds.
-    groups = list(messages_by_group)
-    outcomes = await asyncio.gather(
-        *(conversations.apply_messages(group, messages_by_group[group]) for group in groups),
-        return_exceptions=True,
-    )
+    async def apply(group: UUID) -> None:
+        # One update per conversation however many of its messages the batch holds; a
+        # message's INSERT before its own changes.
+        await conversations.apply_messages(group, messages_by_group[group])
+        await conversations.apply_changes(group, changes_by_group[group])
+
+    groups = list(records_by_group)
+    outcomes = await asyncio.gather(*(apply(group) for group in groups), return_exceptions=True)
     for group, outcome in zip(groups, outcomes, strict=True):
         group_records = records_by_group[group]
         if isinstance(outcome, NoConversationRows) and await _set_aside(
@@ -143,12 +154,15 @@ async def handle_event(
             )
             failed.update(sequence_number(record) for record in group_records)
         elif publisher is not None:
-            await _announce(conversations, publisher, group, messages_by_group[group])
+            await _announce(
+                conversations, publisher, group, messages_by_group[group], changes_by_group[group]
+            )
 
     log.info(
-        "stream batch records=%d messages=%d conversations=%d failed=%d",
+        "stream batch records=%d messages=%d changes=%d conversations=%d failed=%d",
         len(records),
         sum(len(messages) for messages in messages_by_group.values()),
+        sum(len(changed) for changed in changes_by_group.values()),
         len(groups),
         len(failed),
     )
@@ -166,9 +180,11 @@ async def _announce(
     publisher: EventPublisher,
     group: UUID,
     messages: list[Message],
+    changed: list[Message],
 ) -> None:
     try:
         await publish_messages(conversations, publisher, group, messages)
+        await publish_changes(conversations, publisher, group, changed)
     except Exception as error:  # a lost hint: clients resume from the table
         log.warning(
             "event publish failed message_group_uuid=%s error=%s", group, _error_name(error)

@@ -197,7 +197,7 @@ def test_the_vpc_endpoint_exists_only_with_a_vpc_and_admits_only_this_table() ->
     assert allowed(statements, Request("dynamodb:BatchGetItem", TABLE_ARN, ours))
     other_table = table_arn("someone-elses-table")
     assert not allowed(statements, Request("dynamodb:GetItem", other_table, ours))
-    assert not allowed(statements, Request("dynamodb:DeleteItem", TABLE_ARN, ours))
+    assert not allowed(statements, Request("dynamodb:BatchWriteItem", TABLE_ARN, ours))
     assert not allowed(statements, Request("dynamodb:Scan", TABLE_ARN, ours))
     foreign = {"aws:PrincipalAccount": ["210987654321"]}
     assert not allowed(statements, Request("dynamodb:GetItem", TABLE_ARN, foreign))

@@ -169,7 +169,7 @@ async def test_the_api_stays_within_its_task_role(
         headers={**andrew.headers, "Idempotency-Key": str(uuid4())},
     )
     assert response.status_code == 200, response.text
-    group = response.json()["message_group_uuid"]
+    group, sent = response.json()["message_group_uuid"], response.json()["uuid"]
     await start_conversation(client, bayko, andrew, "hi, again")  # into the existing one
     for method, path, user in [
         ("POST", "/api/messages", andrew),
@@ -183,6 +183,16 @@ async def test_the_api_stays_within_its_task_role(
         )
         response = await client.request(method, path, json=body, headers=user.headers)
         assert response.status_code == 200, (path, response.text)
+    for method, path, user in [
+        ("PATCH", f"/api/messages/{group}/{sent}", andrew),
+        ("DELETE", f"/api/messages/{group}/{sent}", andrew),
+        ("POST", f"/api/users/@{bayko.user.handle}/block", andrew),
+        ("GET", "/api/blocks", andrew),
+        ("DELETE", f"/api/users/@{bayko.user.handle}/block", andrew),
+    ]:
+        body = {"message": "edited"} if method == "PATCH" else None
+        response = await client.request(method, path, json=body, headers=user.headers)
+        assert response.is_success, (path, response.text)
     running_app.state.table_ready_until = 0.0  # force /readyz to look at the table again
     assert (await client.get("/readyz")).status_code == 200
 

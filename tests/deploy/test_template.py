@@ -142,6 +142,9 @@ class _RecordingConversations:
     async def apply_messages(self, message_group_uuid: UUID, messages: list[Message]) -> None:
         self.applied += messages
 
+    async def apply_changes(self, message_group_uuid: UUID, changed: list[Message]) -> None:
+        self.applied += changed
+
 
 async def _handler_acts_on(record: dict[str, Any]) -> bool:
     conversations = _RecordingConversations()
@@ -149,7 +152,7 @@ async def _handler_acts_on(record: dict[str, Any]) -> bool:
     return bool(conversations.applied)
 
 
-async def test_only_message_inserts_invoke_the_stream_handler() -> None:
+async def test_only_message_inserts_and_changes_invoke_the_stream_handler() -> None:
     """The mapping's filter lets through exactly the records the handler acts on."""
     andrew, bayko = (User(uuid4(), handle, handle.title()) for handle in ("andrew", "bayko"))
     group = pair_conversation_uuid(andrew.uuid, bayko.uuid)
@@ -158,7 +161,7 @@ async def test_only_message_inserts_invoke_the_stream_handler() -> None:
     user = {**keys.user_key(andrew.uuid), "handle": "andrew"}
     records = [
         _record("INSERT", message_item(message)),
-        _record("MODIFY", message_item(message)),
+        _record("MODIFY", message_item(message)),  # an edit or a delete
         _record("INSERT", row),  # a new conversation's rows
         _record("MODIFY", row),  # the handler's own summary updates
         _record("INSERT", user),
@@ -169,7 +172,7 @@ async def test_only_message_inserts_invoke_the_stream_handler() -> None:
 
     accepted = [_filter_accepts(pattern, record) for record in records]
     assert accepted == [await _handler_acts_on(record) for record in records]
-    assert accepted == [True, False, False, False, False, False]
+    assert accepted == [True, True, False, False, False, False]
 
 
 def test_the_api_environment_output_is_a_valid_production_configuration() -> None:

@@ -17,6 +17,8 @@ import pytest
 import pytest_asyncio
 
 from app import ddb
+from app.repositories import keys
+from app.repositories.blocks import BlocksRepository
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.table import Table
@@ -45,6 +47,16 @@ async def stream(settings: Settings, table: Table) -> AsyncIterator[StreamReader
 async def row(client: httpx.AsyncClient, owner: SignedIn, group: str) -> tuple[str, int]:
     shown = (await inbox(client, owner))[group]
     return shown["message"], shown["unread_count"]
+
+
+def repair_of(table: Table) -> SummariesRepair:
+    """The repair over ``table``, paced fast enough for a test."""
+    return SummariesRepair(
+        ConversationsRepository(table),
+        DeadLettersRepository(table),
+        BlocksRepository(table),
+        rows_per_second=1000,
+    )
 
 
 async def test_repair_after_an_outage_whose_records_were_given_up_makes_every_row_right(
@@ -84,7 +96,7 @@ async def test_repair_after_an_outage_whose_records_were_given_up_makes_every_ro
 
     assert await row(client, andrew, group) == ("m3", 3)
     assert await row(client, londo, group) == ("m3", 0)
-    repair = SummariesRepair(conversations, DeadLettersRepository(table), rows_per_second=1000)
+    repair = repair_of(table)
     await repair.conversation(UUID(group))
     assert (repair.report.rows_checked, repair.report.rows_repaired) == (2, 0)  # idempotent
 
@@ -101,7 +113,7 @@ async def test_repair_beside_the_stream_handler_loses_no_update(
     for index in range(6):
         await send(client, bayko, group, f"late {index}")
     records = message_records(await stream.new_records())
-    repair = SummariesRepair(conversations, DeadLettersRepository(table), rows_per_second=1000)
+    repair = repair_of(table)
 
     async def apply_one_by_one() -> None:
         for record in records:
@@ -127,7 +139,6 @@ async def test_repair_processes_the_dead_letters(
 ) -> None:
     andrew, bayko = await make_user(), await make_user()
     group = await start_conversation(client, bayko, andrew, "hello")
-    conversations = ConversationsRepository(table)
     dead_letters = DeadLettersRepository(table)
     await send(client, bayko, group, "set aside")
     *_, record = message_records(await stream.new_records())
@@ -135,9 +146,53 @@ async def test_repair_processes_the_dead_letters(
     await dead_letters.put(broken, "undecodable: KeyError")
     await dead_letters.put({**record, "eventID": "no-key", "dynamodb": {}}, "undecodable")
 
-    repair = SummariesRepair(conversations, dead_letters, rows_per_second=1000)
+    repair = repair_of(table)
     await repair.set_aside_records()
 
     assert repair.report.dead_letters_processed == 1
     assert [letter.event_id for letter in (await dead_letters.page(limit=10))[0]] == ["no-key"]
     assert await row(client, andrew, group) == ("set aside", 2)
+
+
+async def test_repair_shows_edits_and_tombstones_whose_records_were_lost_and_block_flags(
+    client: httpx.AsyncClient, make_user: MakeUser, table: Table, stream: StreamReader
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    conversations = ConversationsRepository(table)
+    edited = await send(client, bayko, group, "draft")
+    unread = await send(client, bayko, group, "unread, then deleted")
+    await handle_event(event_of(message_records(await stream.new_records())), conversations)
+    path = f"/api/messages/{group}"
+    edit = await client.patch(
+        f"{path}/{edited['uuid']}", json={"message": "fixed"}, headers=bayko.headers
+    )
+    assert edit.status_code == 200
+    deletion = await client.delete(f"{path}/{unread['uuid']}", headers=bayko.headers)
+    assert deletion.status_code == 200
+    await stream.new_records()  # the MODIFY records, given up on
+    assert await row(client, andrew, group) == ("unread, then deleted", 2)
+    # A block whose row flags were never written (the call stopped after the block item).
+    await table.put(
+        {
+            **keys.block_key(andrew.user.uuid, bayko.user.uuid),
+            "blocked_handle": bayko.user.handle,
+            "blocked_display_name": bayko.user.display_name,
+            "created_at": "2026-11-30T12:00:00.000000Z",
+        }
+    )
+
+    repair = repair_of(table)
+    await repair.conversation(UUID(group))
+    assert repair.report.rows_repaired == 2
+    assert await row(client, bayko, group) == ("message deleted", 1)
+    assert UUID(group) not in {  # Andrew blocked Bayko: the row leaves Andrew's list
+        UUID(key) for key in await inbox(client, andrew)
+    }
+    refused = await client.post(
+        "/api/messages", json={"message": "hi", "message_group_uuid": group}, headers=bayko.headers
+    )
+    assert refused.json()["code"] == "cannot_message"
+    andrews = await conversations.get(andrew.user.uuid, UUID(group))
+    assert andrews is not None
+    assert (andrews.last_message, andrews.unread_count) == ("message deleted", 1)

@@ -23,12 +23,17 @@ MAX_EXAMPLES_PER_OPERATION = 50
 
 # Operations with rules JSON Schema cannot state, so a schema-valid request can rightly get a
 # 422: a cursor is opaque and HMAC-signed (`cursor_invalid`), and a message needs exactly one
-# target that is not yourself (`message_target_ambiguous`, `message_self`). Everywhere else
+# target that is not yourself (`message_target_ambiguous`, `message_self`), an edit's text is
+# not blank once trimmed (`message_blank`), and you cannot block yourself (`block_self`).
+# Everywhere else
 # `positive_data_acceptance` holds; `negative_data_rejection` holds everywhere.
 _SEMANTICALLY_VALIDATED = [
+    "GET /api/blocks",
     "GET /api/message_groups",
     "GET /api/messages/{message_group_uuid}",
     "POST /api/messages",
+    "PATCH /api/messages/{message_group_uuid}/{message_uuid}",
+    "POST /api/users/@{handle}/block",
 ]
 
 CONFIG: dict[str, Any] = {

@@ -7,11 +7,13 @@ rarely reach one; these requests use the seeded conversation so each operation s
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid5
 
 import pytest
 
 from app.domain import pair_conversation_uuid
-from scripts.seed import DEMO_USERS, demo_user
+from scripts.seed import DEMO_USERS, SEED_NAMESPACE, demo_user
+from scripts.seed_dialogue import DIALOGUE
 from tests.fuzz.api import TARGET, schema
 
 # Sends start conversations (TransactWriteItems), as does the seed behind the server.
@@ -21,6 +23,15 @@ _USERS = {handle: demo_user(handle, name) for handle, name in DEMO_USERS}
 SEEDED_GROUP = str(pair_conversation_uuid(_USERS["andrewbrown"].uuid, _USERS["bayko"].uuid))
 IN_SEEDED_GROUP = {"message_group_uuid": SEEDED_GROUP}
 
+
+def _seeded_message(index: int) -> dict[str, str]:
+    """Path parameters of the seeded dialogue's message ``index`` (Andrew's when even)."""
+    return {
+        **IN_SEEDED_GROUP,
+        "message_uuid": str(uuid5(SEED_NAMESPACE, f"message:{SEEDED_GROUP}:{index}")),
+    }
+
+
 SUCCEEDING_CALLS: dict[str, dict[str, Any]] = {
     "GET /api/message_groups": {},
     "POST /api/message_groups/{message_group_uuid}/read": {"path_parameters": IN_SEEDED_GROUP},
@@ -29,6 +40,18 @@ SUCCEEDING_CALLS: dict[str, dict[str, Any]] = {
     "GET /api/users/@{handle}/short": {"path_parameters": {"handle": "bayko"}},
     "GET /api/me": {},
     "POST /api/events/tickets": {},
+    # The seeded messages are older than the edit window: the same text again is an edit
+    # that succeeds without changing anything.
+    "PATCH /api/messages/{message_group_uuid}/{message_uuid}": {
+        "path_parameters": _seeded_message(2),
+        "body": {"message": DIALOGUE[2][1]},
+    },
+    "DELETE /api/messages/{message_group_uuid}/{message_uuid}": {
+        "path_parameters": _seeded_message(4)
+    },
+    "POST /api/users/@{handle}/block": {"path_parameters": {"handle": "londo"}},
+    "DELETE /api/users/@{handle}/block": {"path_parameters": {"handle": "londo"}},
+    "GET /api/blocks": {},
 }
 STREAMING = {"GET /api/events"}
 """Endless, so never called here; its refusals are tested in tests/events/."""

@@ -22,6 +22,11 @@ from app.settings import Settings
 from app.state import AppState
 from tests.conftest import RunningApp, SignedIn, create_user
 
+MESSAGE_FIELDS = frozenset(
+    {"uuid", "display_name", "handle", "message", "created_at", "edited_at", "deleted"}
+)
+"""The keys of one message as the API shows it (pattern A)."""
+
 
 @dataclass(frozen=True)
 class ServedApp:

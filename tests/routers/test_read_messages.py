@@ -16,6 +16,7 @@ from app.domain import Message
 from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
 from tests.conftest import MakeUser, RunningApp, SignedIn, start_conversation
+from tests.routers.conftest import MESSAGE_FIELDS
 
 STARTED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -79,7 +80,7 @@ async def test_pages_are_oldest_first_and_default_to_the_newest(
         )
     response = await client.get(f"/api/messages/{group}?limit=2", headers=bayko.headers)
     assert [m["message"] for m in response.json()] == ["two", "three"]
-    assert set(response.json()[0]) == {"uuid", "display_name", "handle", "message", "created_at"}
+    assert set(response.json()[0]) == MESSAGE_FIELDS
 
 
 async def test_polling_returns_only_newer_messages(

@@ -12,6 +12,7 @@ import pytest
 from app.domain import pair_conversation_uuid
 from app.repositories.table import Table
 from tests.conftest import MakeUser, SignedIn, all_items, start_conversation
+from tests.routers.conftest import MESSAGE_FIELDS
 
 
 async def send(
@@ -30,14 +31,7 @@ async def test_message_a_handle_creates_one_conversation_with_a_deterministic_uu
     body = response.json()
     expected_group = pair_conversation_uuid(andrew.user.uuid, bayko.user.uuid)
     assert body["message_group_uuid"] == str(expected_group)
-    assert set(body) == {
-        "uuid",
-        "display_name",
-        "handle",
-        "message",
-        "created_at",
-        "message_group_uuid",
-    }
+    assert set(body) == MESSAGE_FIELDS | {"message_group_uuid"}
     assert body["created_at"].endswith(("Z", "+00:00"))
 
     again = await send(client, bayko, {"message": "hey", "handle": "ANDREW"})

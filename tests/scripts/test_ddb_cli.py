@@ -95,6 +95,31 @@ def test_seed_twice_changes_nothing(cli_env: None, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.transactions
+def test_messages_purge_removes_the_item_and_its_text_from_the_rows(
+    cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "schema-load")
+    run(capsys, "seed")
+    items = json_lines(run(capsys, "scan")[1])
+    [row, _] = [item for item in items if str(item["pk"]).startswith("GRP#")]
+    last = next(item for item in items if item["sk"] == row["last_message_sk"])
+    group, message = str(row["message_group_uuid"]), str(last["message_uuid"])
+    argv = ["messages", "purge", "--message-group-uuid", group, "--message-uuid", message]
+
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert json_lines(out) == [{"purged": {"uuid": message, "sender_uuid": last["sender_uuid"]}}]
+    after = json_lines(run(capsys, "scan")[1])
+    assert not any(item.get("message_uuid") == message for item in after)
+    rows = [item for item in after if str(item["pk"]).startswith("GRP#")]
+    assert {item["last_message"] for item in rows} == {"message deleted"}
+    assert str(last["message"]) not in json.dumps(after)
+
+    code, _, err = run(capsys, *argv)
+    assert (code, err) == (1, f"ddb: no message {message} in {group}\n")
+
+
+@pytest.mark.transactions
 def test_pattern_scripts_print_items_and_consumed_capacity(
     cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

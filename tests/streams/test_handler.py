@@ -24,6 +24,7 @@ from app.streams.handler import handle_event
 from tests.conftest import MakeUser, SignedIn, all_items, start_conversation
 from tests.streams.conftest import (
     CallCounter,
+    LambdaRecord,
     StreamReader,
     event_of,
     failing_sends,
@@ -83,7 +84,7 @@ async def test_messages_sent_through_the_api_update_both_rows_once_per_conversat
     assert await inbox(client, bayko) == baykos
 
 
-async def test_records_other_than_message_inserts_are_ignored(
+async def test_records_other_than_message_inserts_and_changes_are_ignored(
     client: httpx.AsyncClient,
     make_user: MakeUser,
     stream: StreamReader,
@@ -98,10 +99,10 @@ async def test_records_other_than_message_inserts_are_ignored(
         headers={**bayko.headers, "Idempotency-Key": str(uuid4())},
     )
     assert idempotent.status_code == 200, idempotent.text
-    [first, once] = await conversations_messages(table, UUID(group))
+    [_, once] = await conversations_messages(table, UUID(group))
     read = await client.post(f"/api/message_groups/{group}/read", headers=andrew.headers)
     assert read.status_code == 200, read.text  # a conversation row MODIFY
-    await table.update(message_key(first), update="SET edited = :yes", values={":yes": True})
+    # A message's REMOVE (an operator's purge repairs the rows itself).
     await table.client.delete_item(TableName=table.name, Key=serialize(message_key(once)))
 
     records = await stream.new_records()
@@ -150,6 +151,31 @@ async def two_conversations(
     return TwoConversations(andrew, bayko, carol, with_bayko, with_carol)
 
 
+async def poison_then_good(
+    client: httpx.AsyncClient,
+    two_conversations: TwoConversations,
+    stream: StreamReader,
+    table: Table,
+) -> list[LambdaRecord]:
+    """The records of two poison message items (with Bayko) then Carol's good message."""
+    andrew, carol = two_conversations.andrew, two_conversations.carol
+    # A message item missing its sender: undecodable, retrying will never help.
+    await table.put(
+        {
+            "pk": keys.message_pk(UUID(two_conversations.with_bayko)),
+            "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
+            "message": "no sender",
+        }
+    )
+    # A message of a conversation without rows: its participants are not visible (yet).
+    orphan = Message(
+        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
+    )
+    await MessagesRepository(table).add(orphan)
+    await send(client, carol, two_conversations.with_carol, "still delivered")
+    return await stream.new_records()
+
+
 async def test_poison_records_fail_alone(
     client: httpx.AsyncClient,
     two_conversations: TwoConversations,
@@ -157,22 +183,8 @@ async def test_poison_records_fail_alone(
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, carol = two_conversations.andrew, two_conversations.carol
-    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
-    # A message item missing its sender: undecodable, retrying will never help.
-    broken = {
-        "pk": keys.message_pk(UUID(with_bayko)),
-        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
-    }
-    await table.put({**broken, "message": "no sender"})
-    # A message of a conversation without rows: its participants are not visible (yet).
-    orphan = Message(
-        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
-    )
-    await MessagesRepository(table).add(orphan)
-    await send(client, carol, with_carol, "still delivered")
-
-    records = await stream.new_records()
+    andrew, with_carol = two_conversations.andrew, two_conversations.with_carol
+    records = await poison_then_good(client, two_conversations, stream, table)
     response = await handle_event(event_of(records), conversations)
 
     [broken_record, orphan_record, good_record] = message_records(records)
@@ -193,20 +205,8 @@ async def test_with_a_dead_letter_store_poison_records_are_set_aside_with_their_
     table: Table,
     conversations: ConversationsRepository,
 ) -> None:
-    andrew, carol = two_conversations.andrew, two_conversations.carol
-    with_bayko, with_carol = two_conversations.with_bayko, two_conversations.with_carol
-    broken = {
-        "pk": keys.message_pk(UUID(with_bayko)),
-        "sk": f"{keys.format_timestamp(datetime.now(UTC))}#{uuid4()}",
-        "message": "no sender",
-    }
-    await table.put(broken)
-    orphan = Message(
-        uuid4(), uuid4(), andrew.user.uuid, "andrew", "Andrew", "lost", datetime.now(UTC)
-    )
-    await MessagesRepository(table).add(orphan)
-    await send(client, carol, with_carol, "still delivered")
-    records = await stream.new_records()
+    andrew, with_carol = two_conversations.andrew, two_conversations.with_carol
+    records = await poison_then_good(client, two_conversations, stream, table)
     dead_letters = DeadLettersRepository(table)
 
     response = await handle_event(event_of(records), conversations, dead_letters)
