@@ -198,6 +198,10 @@ class MessagesRepository:
         message = await self._opened(message_from_item(stored))
         return IdempotencyRecord(fingerprint=item["fingerprint"], message=message)
 
+    async def opened_page(self, page: Page[Message, str]) -> Page[Message, str]:
+        """``page`` (from ``page(..., opened=False)``) with its messages' text opened."""
+        return replace(page, items=[await self._opened(message) for message in page.items])
+
     async def page(
         self,
         message_group_uuid: UUID,
@@ -205,31 +209,16 @@ class MessagesRepository:
         limit: int,
         next: str | None = None,
         prev: str | None = None,
+        opened: bool = True,
     ) -> Page[Message, str]:
         """Pattern A: ``limit`` messages, oldest first within the page; positions are sort keys.
 
         By default the newest page; ``next`` walks back to older messages, ``prev`` polls for
         newer ones.
         Strongly consistent, so a sender reads their own message right after sending it.
+        With ``opened=False`` the messages are as stored (text sealed with encryption on), for
+        a caller that fetches before it knows the reader may see them (``opened_page`` later).
         """
-        return await self.opened_page(
-            await self.stored_page(message_group_uuid, limit=limit, next=next, prev=prev)
-        )
-
-    async def opened_page(self, page: Page[Message, str]) -> Page[Message, str]:
-        """``page`` (from ``stored_page``) with its messages' text opened."""
-        return replace(page, items=[await self._opened(message) for message in page.items])
-
-    async def stored_page(
-        self,
-        message_group_uuid: UUID,
-        *,
-        limit: int,
-        next: str | None = None,
-        prev: str | None = None,
-    ) -> Page[Message, str]:
-        """``page``'s messages as stored (text sealed with encryption on): nothing is opened,
-        so a caller may fetch before it knows the reader may see them."""
         values: dict[str, Any] = {":pk": keys.message_pk(message_group_uuid)}
         condition = "pk = :pk"
         if prev is not None:
@@ -243,13 +232,13 @@ class MessagesRepository:
             key_condition=condition, values=values, forward=forward, limit=limit, consistent=True
         )
         items = result.items if forward else result.items[::-1]
-        messages = [message_from_item(item) for item in items]
         more_older = not forward and result.next is not None
-        return Page(
-            items=messages,
+        page = Page(
+            items=[message_from_item(item) for item in items],
             next=items[0]["sk"] if more_older else None,
             prev=items[-1]["sk"] if items else prev,
         )
+        return await self.opened_page(page) if opened else page
 
     async def sent_since(
         self, message_group_uuid: UUID, moment: datetime, *, limit: int

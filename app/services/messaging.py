@@ -144,11 +144,12 @@ class MessagingService:
                 raise
             position = decoded if isinstance(decoded, dict) else {}
         reading = asyncio.create_task(
-            self.messages.stored_page(
+            self.messages.page(
                 message_group_uuid,
                 limit=limit,
                 next=position.get("next"),
                 prev=position.get("prev"),
+                opened=False,
             )
         )
         try:
