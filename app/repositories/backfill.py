@@ -1,10 +1,11 @@
 """Encrypting text stored before encryption was on, in place: one scan page at a time.
 
-Every write is conditional on the plaintext it replaces, so a concurrent change (a row moved
-to a newer message by the stream handler, another backfill) is never overwritten: that item
-is left as the other writer made it. Message text never changes after a send, so a message
-is sealed once (text and preview); a row or idempotency record then gets its message's
-envelopes, as the stream handler would have copied them. Running it again finds nothing left to do.
+Every write is conditional on the plaintext it replaces, so a concurrent change (an edit, a
+delete, a row moved to a newer message by the stream handler, another backfill) is never
+overwritten: that item is left as the other writer made it. A message is sealed in place (text
+and preview); a row or idempotency record then gets its message's envelopes, as the stream
+handler would have copied them. A deleted message has no text left, so a row showing it keeps
+the public ``DELETED_TEXT``. Running it again finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ class EncryptionBackfill:
         if message is not None and _plain(message, _MESSAGE_TEXTS):
             counts.messages += await self._seal_message(message, counts)
             message = await self.table.get(message_key, consistent=True)
-        if message is None or _plain(message, _MESSAGE_TEXTS):
-            return 0  # its message is gone (nothing to bind the copy to) or changed meanwhile
+        if message is None or message.get("deleted") or _plain(message, _MESSAGE_TEXTS):
+            # Gone (nothing to bind the copy to), deleted (no envelope: the copy shows the
+            # public DELETED_TEXT), or changed meanwhile.
+            return 0
         updates = {
             copy: (item[copy], bytes(message[source if source in message else TEXT_ATTRIBUTE]))
             for copy, source in copies.items()
