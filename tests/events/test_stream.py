@@ -104,7 +104,13 @@ async def test_an_id_too_old_or_unknown_gets_one_reset(
 ) -> None:
     bayko = await make_user()
     async with live.client() as http:
-        for resume in ({"headers": {"Last-Event-ID": "1"}}, {"params": {"since": "yesterday"}}):
+        for resume in (
+            {"headers": {"Last-Event-ID": "1"}},
+            {"params": {"since": "yesterday"}},
+            # Digits to str.isdigit() that int() refuses: unknown ids like any other.
+            {"params": {"since": "\N{SUPERSCRIPT TWO}"}},
+            {"headers": {"Last-Event-ID": "\N{SUPERSCRIPT TWO}"}},
+        ):
             async with open_stream(http, bayko, **resume) as stream:
                 reset = await stream.next()
                 assert (reset.event, reset.json()) == ("reset", {})
