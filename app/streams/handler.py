@@ -29,7 +29,11 @@ from app.events.bus import EventPublisher, RedisPublisher
 from app.events.publishing import publish_changes, publish_messages
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
-from app.repositories.conversations import ConversationsRepository, NoConversationRows
+from app.repositories.conversations import (
+    ConversationsRepository,
+    NoConversationRows,
+    latest_versions,
+)
 from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import message_from_item
 from app.repositories.table import Table, deserialize
@@ -182,8 +186,14 @@ async def _announce(
     messages: list[Message],
     changed: list[Message],
 ) -> None:
+    """New messages, then changes. A message deleted in the same batch is announced by its
+    tombstone only: its INSERT image still holds the text it was sent with. (An INSERT whose
+    delete comes in a later batch is announced as it was sent, then deleted.)"""
+    deleted = {message.uuid for message in latest_versions(changed) if message.deleted}
     try:
-        await publish_messages(conversations, publisher, group, messages)
+        await publish_messages(
+            conversations, publisher, group, [m for m in messages if m.uuid not in deleted]
+        )
         await publish_changes(conversations, publisher, group, changed)
     except Exception as error:  # a lost hint: clients resume from the table
         log.warning(
