@@ -25,7 +25,7 @@ from uuid import UUID
 
 from app.domain import Message
 from app.errors import ServiceError
-from app.events.bus import EventPublisher, RedisPublisher
+from app.events.bus import Event, EventPublisher, RedisPublisher
 from app.events.publishing import publish_changes, publish_messages
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
@@ -75,6 +75,24 @@ def _error_name(error: BaseException) -> str:
     return type(error).__name__
 
 
+class _BatchPublisher:
+    """The bus for one batch, until its first failure: after that nothing more of the batch
+    is published. An unreachable Redis makes every publish wait out its timeout, and one per
+    conversation would stall the batch (and the summaries behind it) past the Lambda's timeout
+    for what are only hints."""
+
+    def __init__(self, bus: EventPublisher) -> None:
+        self.bus = bus
+        self.failed = False
+
+    async def publish(self, user_uuid: UUID, event: Event) -> None:
+        try:
+            await self.bus.publish(user_uuid, event)
+        except Exception:
+            self.failed = True
+            raise
+
+
 async def _set_aside(
     records: list[Mapping[str, Any]], reason: str, dead_letters: DeadLettersRepository | None
 ) -> bool:
@@ -109,7 +127,8 @@ async def handle_event(
 
     Without ``dead_letters``, records that can never be applied are reported failed too. With
     a ``publisher``, each conversation whose update succeeded is then announced to its
-    participants (events are hints: a failed publish is logged, never retried).
+    participants, once every summary is written (events are hints: a failed publish is logged,
+    never retried, and ends publishing for the rest of the batch).
     """
     records = event.get("Records", [])
     failed: set[str] = set()
@@ -143,6 +162,8 @@ async def handle_event(
 
     groups = list(records_by_group)
     outcomes = await asyncio.gather(*(apply(group) for group in groups), return_exceptions=True)
+    batch_publisher = _BatchPublisher(publisher) if publisher is not None else None
+    unannounced = 0
     for group, outcome in zip(groups, outcomes, strict=True):
         group_records = records_by_group[group]
         if isinstance(outcome, NoConversationRows) and await _set_aside(
@@ -157,10 +178,18 @@ async def handle_event(
                 _error_name(outcome),
             )
             failed.update(sequence_number(record) for record in group_records)
-        elif publisher is not None:
+        elif batch_publisher is not None and batch_publisher.failed:
+            unannounced += 1
+        elif batch_publisher is not None:
             await _announce(
-                conversations, publisher, group, messages_by_group[group], changes_by_group[group]
+                conversations,
+                batch_publisher,
+                group,
+                messages_by_group[group],
+                changes_by_group[group],
             )
+    if unannounced:
+        log.warning("event publish skipped for the rest of the batch conversations=%d", unannounced)
 
     log.info(
         "stream batch records=%d messages=%d changes=%d conversations=%d failed=%d",
