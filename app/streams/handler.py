@@ -57,15 +57,25 @@ _MESSAGE_EVENTS = frozenset({"INSERT", "MODIFY"})
 
 def _record_message(record: Mapping[str, Any]) -> Message | None:
     """The message a stream record inserts or changes (edit, delete), or None for every other
-    kind of record."""
+    kind of record.
+
+    A MODIFY of a message that was neither edited nor deleted changed only how its text is
+    stored (the encryption backfill sealing it in place): nothing anyone reads, so it is
+    ignored. With new images only, that rewrite of an edited message is not told from its
+    edit; it counts as the edit delivered again, which the rows already guard against.
+    """
     change = record.get("dynamodb", {})
     partition_key = change.get("Keys", {}).get("pk", {}).get("S", "")
-    if record.get("eventName") not in _MESSAGE_EVENTS or not keys.is_message_pk(partition_key):
+    event_name = record.get("eventName")
+    if event_name not in _MESSAGE_EVENTS or not keys.is_message_pk(partition_key):
         return None
     try:
-        return message_from_item(deserialize(change["NewImage"]))
+        message = message_from_item(deserialize(change["NewImage"]))
     except (KeyError, TypeError, ValueError) as error:
         raise _UndecodableRecord(type(error).__name__) from error
+    if event_name == "MODIFY" and not message.deleted and message.edited_at is None:
+        return None
+    return message
 
 
 def _error_name(error: BaseException) -> str:
