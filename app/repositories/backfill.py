@@ -18,16 +18,14 @@ from uuid import UUID
 from app.crypto.cipher import TextCipher
 from app.domain import SealedText
 from app.repositories import keys
-from app.repositories.messages import message_from_item
+from app.repositories.messages import claim_attribute, message_from_item
 from app.repositories.sealing import PREVIEW_ATTRIBUTE, TEXT_ATTRIBUTE, message_binding
 from app.repositories.table import ConditionFailed, Item, Table
 
-_RECORD_PREFIX = "message_"
-"""An idempotency record keeps its message's attributes under this prefix."""
 _MESSAGE_TEXTS = (TEXT_ATTRIBUTE, PREVIEW_ATTRIBUTE)
 _ROW_COPY = {"last_message": PREVIEW_ATTRIBUTE}
 """A row copies its message's preview (its text, for messages stored before previews)."""
-_RECORD_COPY = {_RECORD_PREFIX + attribute: attribute for attribute in _MESSAGE_TEXTS}
+_RECORD_COPY = {claim_attribute(attribute): attribute for attribute in _MESSAGE_TEXTS}
 
 
 @dataclass(slots=True)
@@ -69,9 +67,9 @@ class EncryptionBackfill:
                     item, _ROW_COPY, group, item["last_message_sk"], counts
                 )
             elif _plain(item, _RECORD_COPY):
-                group = keys.group_of_message_pk(item[_RECORD_PREFIX + "pk"])
+                group = keys.group_of_message_pk(item[claim_attribute("pk")])
                 counts.records += await self._copy_into(
-                    item, _RECORD_COPY, group, item[_RECORD_PREFIX + "sk"], counts
+                    item, _RECORD_COPY, group, item[claim_attribute("sk")], counts
                 )
         return BackfillPage(counts, scanned.next)
 
