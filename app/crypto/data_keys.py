@@ -74,10 +74,6 @@ class KmsCalls:
     decrypt: int = 0
     cache_hits: int = 0
 
-    @property
-    def total(self) -> int:
-        return self.generate_data_key + self.decrypt
-
 
 @dataclass(frozen=True, slots=True)
 class DataKeyPolicy:
@@ -154,10 +150,6 @@ class DataKeys:
         self._clock = clock
         self._cache: OrderedDict[tuple[UUID, int], _Cached] = OrderedDict()
         self._pending: dict[tuple[UUID, int], asyncio.Future[AESGCM]] = {}
-
-    def forget(self) -> None:
-        """Drop every cached key (e.g. after revoking access): the next use asks KMS again."""
-        self._cache.clear()
 
     def current_epoch(self) -> int:
         return int(self._clock() // self.policy.epoch_seconds)

@@ -43,6 +43,9 @@ _STREAM_DESCRIPTION = """\
   `message_group_uuid`);
 - `conversation`: your row of a conversation changed or was created (a list item, with
   `unread_count`);
+- `message_updated`, `message_deleted`: a message of your conversations was edited or deleted
+  (the message as it now reads, in `message`'s shape; a deleted one has `deleted: true` and
+  neutral text); its latest version only;
 - `read`: your read marker moved (`message_group_uuid`, `read_up_to_message_uuid`,
   `unread_count`), e.g. from another tab;
 - `reset` (`{}`): the server cannot replay what you missed: refetch, then follow the stream.
