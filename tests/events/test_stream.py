@@ -69,7 +69,7 @@ async def test_both_participants_and_every_tab_follow_a_conversation(
         }
 
 
-async def test_a_client_that_reconnects_with_its_last_id_misses_nothing(
+async def test_a_client_that_reconnects_with_its_last_id_misses_no_new_message(
     live: LiveServer, make_user: MakeUser
 ) -> None:
     andrew, bayko = await make_user(), await make_user()
