@@ -53,9 +53,10 @@ _STREAM_DESCRIPTION = """\
 A comment line arrives at least every heartbeat interval (15 s by default). Authenticate with
 `Authorization: Bearer` or with `?ticket=` from `POST /api/events/tickets` (for `EventSource`,
 which cannot send headers); an access token in the URL is refused. Resume with the
-`Last-Event-ID` header (browsers send it when they reconnect) or `?since=<event id>`: what
-changed meanwhile is replayed from the table. Events are hints; the REST endpoints are the
-truth.
+`Last-Event-ID` header (browsers send it when they reconnect) or `?since=<event id>`: the
+messages sent meanwhile and your most recent rows are replayed from the table; edits and
+deletes of other messages are not, so re-read the messages you show. Events are hints; the
+REST endpoints are the truth.
 """
 
 
