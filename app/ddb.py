@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import platform
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Literal, overload
 
 import aioboto3
+import aiobotocore
 from aiobotocore.config import AioConfig
 
 from app.settings import Settings
@@ -20,8 +22,17 @@ if TYPE_CHECKING:
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
+USER_AGENT = (
+    f"cruddur-messaging aiobotocore/{aiobotocore.__version__} Python/{platform.python_version()}"
+)
+"""Fixed (botocore appends its own version): botocore otherwise rebuilds its User-Agent (SDK
+feature metrics) for every call, 0.1-0.2 ms of CPU per DynamoDB request on the bench machine;
+this one also names the service in CloudTrail."""
+
+
 def client_config(settings: Settings) -> AioConfig:
     return AioConfig(
+        user_agent=USER_AGENT,
         max_pool_connections=settings.ddb_max_pool_connections,
         connect_timeout=settings.ddb_connect_timeout,
         read_timeout=settings.ddb_read_timeout,

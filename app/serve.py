@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -65,18 +66,11 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def build_server(
-    settings: Settings,
-    host: str,
-    port: int,
-    *,
-    bus: EventBus | None = None,
-    on_message_stored: Callable[[], None] | None = None,
-    on_started: Callable[[], None] | None = None,
-    **uvicorn_options: object,
-) -> DrainingServer:
-    app = create_app(settings, bus=bus, on_message_stored=on_message_stored)
-    config = uvicorn.Config(
+def server_config(
+    app: Callable[..., Any], settings: Settings, host: str, port: int, **uvicorn_options: object
+) -> uvicorn.Config:
+    """uvicorn as production runs it: httptools with our head limits, keep-alive, concurrency."""
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -91,6 +85,20 @@ def build_server(
         lifespan="on",  # a failed start-up (missing settings, say) stops the server
         **uvicorn_options,  # type: ignore[arg-type]
     )
+
+
+def build_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    bus: EventBus | None = None,
+    on_message_stored: Callable[[], None] | None = None,
+    on_started: Callable[[], None] | None = None,
+    **uvicorn_options: object,
+) -> DrainingServer:
+    app = create_app(settings, bus=bus, on_message_stored=on_message_stored)
+    config = server_config(app, settings, host, port, **uvicorn_options)
     return DrainingServer(config, app.state.lifecycle, settings.shutdown_drain_seconds, on_started)
 
 

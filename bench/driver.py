@@ -23,7 +23,7 @@ from bench.workload import Descriptor, UserEntry
 
 
 class DriverSpec(TypedDict):
-    mode: Literal["http", "floor"]
+    mode: Literal["api", "http_floor", "floor"]
     pattern: str
     concurrency: int
     warmup_seconds: float
@@ -43,7 +43,7 @@ class DriverSpec(TypedDict):
 
 def build_target(spec: DriverSpec) -> Target:
     pattern = BY_NAME[spec["pattern"]]
-    if spec["mode"] == "http":
+    if spec["mode"] in ("api", "http_floor"):
         return HttpTarget(
             spec["service_host"],
             spec["service_ports"],
@@ -51,6 +51,7 @@ def build_target(spec: DriverSpec) -> Target:
             spec["requests"],
             spec["tokens"],
             spec["idempotency_prefix"],
+            http_floor=spec["mode"] == "http_floor",
         )
     return FloorTarget(
         spec["ddb_endpoint"],

@@ -93,7 +93,8 @@ class FloorTarget:
         self._sent = 0
         self._stack = AsyncExitStack()
         self._client: DynamoDBClient | None = None
-        operations: dict[Pattern, Callable[[Descriptor], Awaitable[None]]] = {
+        self._pattern = pattern
+        self._operations: dict[Pattern, Callable[[Descriptor], Awaitable[None]]] = {
             LIST_CONVERSATIONS: self._list_conversations,
             READ_PAGE: self._read_page,
             SEND_MESSAGE: self._send_message,
@@ -101,7 +102,6 @@ class FloorTarget:
             MESSAGE_HANDLE_NEW: self._message_handle_new,
             SEND_IDEMPOTENT: self._send_idempotent,
         }
-        self._operation = operations[pattern]
 
     async def start(self, workers: int) -> None:
         # The service's pool (64) is enough for every level the bench runs.
@@ -111,8 +111,12 @@ class FloorTarget:
         await self._stack.aclose()
 
     async def call(self, worker: int, request: int) -> str | None:
+        return await self.perform(self._pattern, self._requests[request])
+
+    async def perform(self, pattern: Pattern, request: Descriptor) -> str | None:
+        """One request of ``pattern``: None, or a short name for what went wrong."""
         try:
-            await self._operation(self._requests[request])
+            await self._operations[pattern](request)
         except ClientError as error:
             return str(error.response.get("Error", {}).get("Code", "ClientError"))
         except (FloorMismatch, OSError) as error:

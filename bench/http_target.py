@@ -47,6 +47,13 @@ def encode_request(
     return "\r\n".join([head, *headers, "", ""]).encode() + body
 
 
+def encode_floor_request(pattern: Pattern, descriptor: Descriptor, *, host: str) -> bytes:
+    """The HTTP floor's request (bench/http_floor.py): the pattern and its descriptor."""
+    body = json.dumps(descriptor).encode()
+    head = [f"POST /{pattern.name} HTTP/1.1", f"Host: {host}", "Content-Type: application/json"]
+    return "\r\n".join([*head, f"Content-Length: {len(body)}", "", ""]).encode() + body
+
+
 class Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
@@ -108,7 +115,10 @@ class HttpTarget:
         requests: Sequence[Descriptor],
         tokens: Sequence[str],
         idempotency_prefix: str,
+        *,
+        http_floor: bool = False,
     ) -> None:
+        """``http_floor``: drive bench/http_floor.py instead of the service."""
         self._host = host
         self._ports = list(ports)
         self._host_header = host
@@ -116,13 +126,16 @@ class HttpTarget:
         self._requests = requests
         self._tokens = tokens
         # Sends with an Idempotency-Key need a new key each time; others are encoded once.
-        self._unique_keys = pattern is SEND_IDEMPOTENT
+        self._unique_keys = pattern is SEND_IDEMPOTENT and not http_floor
+        self._http_floor = http_floor
         self._idempotency_prefix = idempotency_prefix
         self._sent = 0
         self._encoded = [] if self._unique_keys else [self._encode(d) for d in requests]
         self._connections: list[Connection] = []
 
     def _encode(self, descriptor: Descriptor, key: str | None = None) -> bytes:
+        if self._http_floor:
+            return encode_floor_request(self._pattern, descriptor, host=self._host_header)
         return encode_request(
             self._pattern,
             descriptor,

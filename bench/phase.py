@@ -28,6 +28,7 @@ from bench.capacity_measured import measured_capacity
 from bench.closed_loop import LevelResult
 from bench.dataset import DataSet, Scale, build_dataset
 from bench.driver import DriverSpec
+from bench.http_floor import HttpFloorConfig, running_http_floor
 from bench.load_generator import LoadGenerator
 from bench.options import BenchOptions
 from bench.patterns import Pattern
@@ -38,8 +39,8 @@ from bench.workload import Descriptor, descriptors, split, user_entries
 
 TABLE_NAME = "cruddur-messages-bench"
 TOKEN_LIFETIME_SECONDS = 4 * 3600
-Mode = Literal["api", "floor"]
-MODES: tuple[Mode, ...] = ("api", "floor")
+Mode = Literal["api", "http_floor", "floor"]
+MODES: tuple[Mode, ...] = ("api", "http_floor", "floor")
 MOTO_MAX_CONCURRENCY = 8
 
 
@@ -131,6 +132,7 @@ class _Phase:
     load: LoadGenerator
     started: Backend
     service: Service
+    http_floor: Service
     dataset: DataSet
     tokens: list[str]
     profiles: list[Profile] = field(default_factory=list)
@@ -139,19 +141,20 @@ class _Phase:
         self, pattern: Pattern, mode: Mode, level: int, requests: list[Descriptor]
     ) -> Measurement:
         tag = f"{pattern.name}-{mode}-{level}"
+        server = {"api": self.service, "http_floor": self.http_floor}.get(mode)
         spec = DriverSpec(
-            mode="http" if mode == "api" else "floor",
+            mode=mode,
             pattern=pattern.name,
             concurrency=level,
             warmup_seconds=self.options.warmup_seconds,
             duration_seconds=self.options.duration_seconds,
             watch={"backend": [self.started.pid]}
-            | ({"service": list(self.service.pids)} if mode == "api" else {}),
+            | ({"service": list(server.pids)} if server is not None else {}),
             users=user_entries(self.dataset),
             tokens=self.tokens if mode == "api" else [],
             requests=requests,
-            service_host=self.service.host,
-            service_ports=list(self.service.ports),
+            service_host=(server or self.service).host,
+            service_ports=list((server or self.service).ports),
             ddb_endpoint=self.started.endpoint,
             table_name=TABLE_NAME,
             idempotency_prefix=f"bench-{time.time_ns()}-{tag}",
@@ -169,10 +172,10 @@ class _Phase:
     def measure(
         self, pattern: Pattern, requests: list[Descriptor], levels: tuple[int, ...]
     ) -> list[Measurement]:
-        """Rounds of (API, floor) pairs at each level; the best round of each is kept.
+        """Rounds of (API, HTTP floor, floor) at each level; the best round of each is kept.
 
         On a shared machine a neighbour can steal a window's CPU; alternating the API and its
-        floor, and keeping each one's least disturbed round, compares like with like.
+        floors, and keeping each one's least disturbed round, compares like with like.
         """
         plan = [
             (level, mode) for _ in range(self.options.rounds) for level in levels for mode in MODES
@@ -220,18 +223,28 @@ def run_phase(
                 measured_capacity(started.endpoint, TABLE_NAME, name, dataset, samples)
             )
         tokens = _tokens(dataset, state_dir)
-        with running_service(
-            started.endpoint,
-            TABLE_NAME,
-            state_dir,
-            workdir / f"service-{name}.log",
-            options.service_settings,
-            options.service_processes,
-        ) as service:
+        with (
+            running_service(
+                started.endpoint,
+                TABLE_NAME,
+                state_dir,
+                workdir / f"service-{name}.log",
+                options.service_settings,
+                options.service_processes,
+            ) as service,
+            running_http_floor(
+                HttpFloorConfig(
+                    ddb_endpoint=started.endpoint,
+                    table_name=TABLE_NAME,
+                    users=user_entries(dataset),
+                ),
+                workdir,
+            ) as http_floor,
+        ):
             outcome.service_native = service.native
             _prime_identities(service, tokens)
             with LoadGenerator(workdir, name) as load:
-                phase = _Phase(options, load, started, service, dataset, tokens)
+                phase = _Phase(options, load, started, service, http_floor, dataset, tokens)
                 for pattern in patterns:
                     print(f"[bench] {name}: {pattern.name}", file=sys.stderr, flush=True)
                     outcome.measurements += phase.measure(pattern, requests[pattern], levels)

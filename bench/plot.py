@@ -20,18 +20,26 @@ def plot(doc: dict[str, Any], path: Path) -> None:
     colours = plt.get_cmap("tab10")
     series: dict[tuple[str, str], dict[str, list[float]]] = {}
     for m in doc["measurements"]:
-        points = series.setdefault((m["pattern"], m["backend"]), {"api": [], "floor": []})
+        points = series.setdefault((m["pattern"], m["backend"]), {})
         points.setdefault(f"{m['mode']}_c", []).append(m["concurrency"])
-        points[m["mode"]].append(m["throughput_rps"])
+        points.setdefault(m["mode"], []).append(m["throughput_rps"])
         points.setdefault(f"{m['mode']}_p99", []).append(m["latency_ms"]["p99"])
     for number, ((pattern, backend), points) in enumerate(series.items()):
         colour = colours(number % 10)
         label = f"{pattern_title(pattern)} [{backend}]"
         throughput.plot(points["api_c"], points["api"], "o-", color=colour, label=label)
         throughput.plot(points["floor_c"], points["floor"], "x--", color=colour, alpha=0.6)
+        if "http_floor" in points:
+            throughput.plot(
+                points["http_floor_c"], points["http_floor"], "+:", color=colour, alpha=0.6
+            )
         latency.plot(points["api_c"], points["api_p99"], "o-", color=colour, label=label)
     for axes, title, unit in (
-        (throughput, "Throughput (solid: API, dashed: raw aioboto3 floor)", "requests/s"),
+        (
+            throughput,
+            "Throughput (solid: API, dotted: HTTP floor, dashed: raw aioboto3 floor)",
+            "requests/s",
+        ),
         (latency, "API p99 latency", "ms"),
     ):
         axes.set_xscale("log", base=2)

@@ -16,8 +16,16 @@ class Ratio(TypedDict):
     backend: str
     concurrency: int
     api_rps: float
+    http_floor_rps: float
     floor_rps: float
     ratio: float
+    http_floor_share: float
+    """HTTP floor / floor req/s: the ceiling of any service on this HTTP stack."""
+    api_share_of_http_floor: float
+    """API / HTTP floor req/s: what FastAPI and our code keep of that ceiling."""
+    cpu_ms: dict[str, float]
+    """CPU per request split in layers: ``dynamodb_calls`` (the floor's), ``http_hop``
+    (the HTTP floor's extra), ``framework_and_app`` (the API's extra over the HTTP floor)."""
     cpu_ratio: float
     """Floor CPU / service CPU per request: the throughput ratio if both were CPU-bound.
 
@@ -26,19 +34,21 @@ class Ratio(TypedDict):
     met: bool
 
 
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
 def floor_ratios(measurements: list[Measurement]) -> list[Ratio]:
-    floors = {
-        (m["pattern"], m["backend"], m["concurrency"]): m
-        for m in measurements
-        if m["mode"] == "floor"
-    }
+    by_mode = {(m["mode"], m["pattern"], m["backend"], m["concurrency"]): m for m in measurements}
     ratios = []
     for api in (m for m in measurements if m["mode"] == "api"):
-        floor = floors.get((api["pattern"], api["backend"], api["concurrency"]))
-        if floor is None:
+        level = (api["pattern"], api["backend"], api["concurrency"])
+        floor, http_floor = by_mode.get(("floor", *level)), by_mode.get(("http_floor", *level))
+        if floor is None or http_floor is None:
             continue
-        ratio = api["throughput_rps"] / floor["throughput_rps"] if floor["throughput_rps"] else 0.0
+        ratio = _share(api["throughput_rps"], floor["throughput_rps"])
         service_cpu = api["cpu_per_1k_requests"].get("service", 0.0)
+        http_floor_cpu = http_floor["cpu_per_1k_requests"].get("service", 0.0)
         floor_cpu = floor["cpu_per_1k_requests"].get("driver", 0.0)
         ratios.append(
             Ratio(
@@ -46,9 +56,17 @@ def floor_ratios(measurements: list[Measurement]) -> list[Ratio]:
                 backend=api["backend"],
                 concurrency=api["concurrency"],
                 api_rps=api["throughput_rps"],
+                http_floor_rps=http_floor["throughput_rps"],
                 floor_rps=floor["throughput_rps"],
                 ratio=ratio,
-                cpu_ratio=floor_cpu / service_cpu if service_cpu else 0.0,
+                http_floor_share=_share(http_floor["throughput_rps"], floor["throughput_rps"]),
+                api_share_of_http_floor=_share(api["throughput_rps"], http_floor["throughput_rps"]),
+                cpu_ms={
+                    "dynamodb_calls": floor_cpu,
+                    "http_hop": http_floor_cpu - floor_cpu,
+                    "framework_and_app": service_cpu - http_floor_cpu,
+                },
+                cpu_ratio=_share(floor_cpu, service_cpu),
                 target=FLOOR_SHARE_TARGET,
                 met=ratio >= FLOOR_SHARE_TARGET,
             )

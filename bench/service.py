@@ -62,7 +62,7 @@ def service_environment(
     )
 
 
-def _native_modules(pid: int) -> tuple[str, ...]:
+def native_modules(pid: int) -> tuple[str, ...]:
     mapped = " ".join(region.path for region in psutil.Process(pid).memory_maps())
     return tuple(name for name in NATIVE_SPEEDUPS if f"/{name}/" in mapped)
 
@@ -99,7 +99,7 @@ def running_service(
                 accept=lambda answer: answer.status_code == 200,
             )
         pids = tuple(process.pid for process in started)
-        yield Service("127.0.0.1", ports, pids, _native_modules(pids[0]))
+        yield Service("127.0.0.1", ports, pids, native_modules(pids[0]))
     finally:
         for process in started:
             stop(process)

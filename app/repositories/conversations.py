@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from app.crypto.cipher import NoEncryption, TextCipher
-from app.domain import DELETED_TEXT, Conversation, Message, Page, User, preview_of
+from app.domain import DELETED_TEXT, Conversation, Message, Page, SealedText, User, preview_of
 from app.repositories import keys
 from app.repositories.sealing import (
     TEXT_ATTRIBUTE,
@@ -176,6 +176,8 @@ class ConversationsRepository:
 
     async def _opened(self, owner_uuid: UUID, item: Item) -> Conversation:
         conversation = _conversation_from(owner_uuid, item)
+        if not isinstance(conversation.last_message, SealedText):
+            return conversation  # plaintext: nothing to open, nothing to bind
         bindings = last_message_bindings(self.table.name, conversation)
         text = await self.cipher.open(bindings, conversation.last_message)
         return replace(conversation, last_message=text)

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from app.crypto.cipher import NoEncryption, TextCipher
-from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, User, preview_of
+from app.domain import DELETED_TEXT, IdempotencyRecord, Message, Page, SealedText, User, preview_of
 from app.errors import Conflict
 from app.repositories import keys
 from app.repositories.blocks import blocks_absent_ops
@@ -129,6 +129,8 @@ class MessagesRepository:
         return replace(message, text=text, preview=preview)
 
     async def _opened(self, message: Message) -> Message:
+        if not isinstance(message.text, SealedText):
+            return message  # plaintext (or a tombstone): nothing to open, nothing to bind
         bindings = [binding_of(self.table.name, message)]
         return replace(message, text=await self.cipher.open(bindings, message.text))
 

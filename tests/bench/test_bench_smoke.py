@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.backends import node_tools_present
 from bench.processes import REPO_ROOT
 
@@ -52,7 +54,8 @@ def test_a_quick_run_writes_well_formed_json_markdown_and_plot(tmp_path: Path) -
     assert all(phase["backend_version"] for phase in doc["phases"])
 
     measured = {(m["pattern"], m["mode"]): m for m in doc["measurements"]}
-    assert set(measured) == {(pattern, mode) for pattern in PATTERNS for mode in ("api", "floor")}
+    modes = ("api", "http_floor", "floor")
+    assert set(measured) == {(pattern, mode) for pattern in PATTERNS for mode in modes}
     for m in doc["measurements"]:
         assert set(m) >= MEASUREMENT_KEYS
         assert m["concurrency"] == LEVEL
@@ -64,9 +67,15 @@ def test_a_quick_run_writes_well_formed_json_markdown_and_plot(tmp_path: Path) -
         assert m["requests"] > m["errors"], m  # something got through
     assert "service" in measured["list_conversations", "api"]["cpu_seconds"]
     assert "driver" in measured["list_conversations", "floor"]["cpu_seconds"]
+    assert "service" in measured["list_conversations", "http_floor"]["cpu_seconds"]
 
     assert {r["pattern"] for r in doc["ratios"]} == set(PATTERNS)
-    assert all(_non_negative_numbers(r["ratio"]) for r in doc["ratios"])
+    for ratio in doc["ratios"]:
+        for key in ("ratio", "http_floor_share", "api_share_of_http_floor", "cpu_ratio"):
+            assert _non_negative_numbers(ratio[key]), (key, ratio)
+        # The layers add up to the service's CPU per request.
+        api = measured[ratio["pattern"], "api"]
+        assert sum(ratio["cpu_ms"].values()) == pytest.approx(api["cpu_per_1k_requests"]["service"])
     designs = {(f["pattern"], f["design"]) for f in doc["capacity"]}
     for pattern in PATTERNS:
         assert {(pattern, "ours"), (pattern, "reference")} <= designs
