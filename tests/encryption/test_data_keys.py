@@ -148,7 +148,7 @@ async def test_a_master_key_kms_does_not_know_is_unavailable_not_an_error_of_our
     kms: KMSClient, table: Table
 ) -> None:
     """KMS's own NotFoundException (a key id that does not exist), as a 503."""
-    policy = DataKeyPolicy(epoch_seconds=30 * DAY, cache_seconds=300, cache_uses=10, cache_size=8)
+    policy = DataKeyPolicy(epoch_seconds=86400, cache_seconds=300, cache_uses=10, cache_size=8)
     missing = DataKeys(kms, str(uuid4()), DataKeysRepository(table), policy, Clock())
     with pytest.raises(Unavailable) as refused:
         await missing.for_writing(uuid4())
