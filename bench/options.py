@@ -37,6 +37,8 @@ class BenchOptions:
     """Service processes, each on its own port; the load spreads over them round-robin."""
     label: str
     """What this run is, in words (e.g. which code it measured)."""
+    ddb_latency_ms: float = 0.0
+    """Round-trip time added between every measured target and DynamoDB (bench/latency_proxy)."""
     quick: bool = False
     argv: tuple[str, ...] = field(default=())
 
@@ -113,7 +115,17 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated subset of: " + ", ".join(pattern.name for pattern in PATTERNS),
     )
     p.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
-    p.add_argument("--rounds", type=int, help="(API, floor) rounds per level; best is kept")
+    p.add_argument(
+        "--rounds", type=int, help="(API, HTTP floor, floor) rounds per level; best is kept"
+    )
+    p.add_argument(
+        "--ddb-latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="round-trip time added between every measured target and the backend "
+        "(a regional DynamoDB answers in milliseconds, loopback in microseconds)",
+    )
     p.add_argument("--seed", type=int, default=6, help="data set and workload seed")
     p.add_argument("--label", default="", help="a note saved with the results (A/B runs)")
     p.add_argument(
@@ -174,6 +186,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         service_settings=dict(args.setting),
         service_processes=args.service_processes,
         label=args.label,
+        ddb_latency_ms=args.ddb_latency_ms,
         quick=args.quick,
         argv=tuple(argv),
     )

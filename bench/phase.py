@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 from collections import defaultdict
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypedDict
@@ -29,6 +29,7 @@ from bench.closed_loop import LevelResult
 from bench.dataset import DataSet, Scale, build_dataset
 from bench.driver import DriverSpec
 from bench.http_floor import HttpFloorConfig, running_http_floor
+from bench.latency_proxy import latency_proxy
 from bench.load_generator import LoadGenerator
 from bench.options import BenchOptions
 from bench.patterns import Pattern
@@ -131,6 +132,8 @@ class _Phase:
     options: BenchOptions
     load: LoadGenerator
     started: Backend
+    endpoint: str
+    """Where the measured targets reach the backend (through the latency proxy, if any)."""
     service: Service
     http_floor: Service
     dataset: DataSet
@@ -155,7 +158,7 @@ class _Phase:
             requests=requests,
             service_host=(server or self.service).host,
             service_ports=list((server or self.service).ports),
-            ddb_endpoint=self.started.endpoint,
+            ddb_endpoint=self.endpoint,
             table_name=TABLE_NAME,
             idempotency_prefix=f"bench-{time.time_ns()}-{tag}",
         )
@@ -223,30 +226,34 @@ def run_phase(
                 measured_capacity(started.endpoint, TABLE_NAME, name, dataset, samples)
             )
         tokens = _tokens(dataset, state_dir)
-        with (
-            running_service(
-                started.endpoint,
-                TABLE_NAME,
-                state_dir,
-                workdir / f"service-{name}.log",
-                options.service_settings,
-                options.service_processes,
-            ) as service,
-            running_http_floor(
-                HttpFloorConfig(
-                    ddb_endpoint=started.endpoint,
-                    table_name=TABLE_NAME,
-                    users=user_entries(dataset),
-                ),
-                workdir,
-            ) as http_floor,
-        ):
+        with ExitStack() as running:
+            endpoint = started.endpoint  # the measured targets' way to the backend
+            if options.ddb_latency_ms:
+                endpoint = running.enter_context(latency_proxy(endpoint, options.ddb_latency_ms))
+            service = running.enter_context(
+                running_service(
+                    endpoint,
+                    TABLE_NAME,
+                    state_dir,
+                    workdir / f"service-{name}.log",
+                    options.service_settings,
+                    options.service_processes,
+                )
+            )
+            http_floor = running.enter_context(
+                running_http_floor(
+                    HttpFloorConfig(
+                        ddb_endpoint=endpoint, table_name=TABLE_NAME, users=user_entries(dataset)
+                    ),
+                    workdir,
+                )
+            )
             outcome.service_native = service.native
             _prime_identities(service, tokens)
-            with LoadGenerator(workdir, name) as load:
-                phase = _Phase(options, load, started, service, http_floor, dataset, tokens)
-                for pattern in patterns:
-                    print(f"[bench] {name}: {pattern.name}", file=sys.stderr, flush=True)
-                    outcome.measurements += phase.measure(pattern, requests[pattern], levels)
+            load = running.enter_context(LoadGenerator(workdir, name))
+            phase = _Phase(options, load, started, endpoint, service, http_floor, dataset, tokens)
+            for pattern in patterns:
+                print(f"[bench] {name}: {pattern.name}", file=sys.stderr, flush=True)
+                outcome.measurements += phase.measure(pattern, requests[pattern], levels)
             outcome.profiles = phase.profiles
     return outcome

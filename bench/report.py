@@ -194,7 +194,13 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Command: `{doc['command']}` ({doc['elapsed_seconds']:.0f} s).",
         f"Machine: {machine['cpu_model']}, {machine['logical_cores']} logical cores, "
         f"Python {machine['python']}, load average at start {load:.2f}.",
-        f"Backends: {backends}. Each row names the backend its figures came from.",
+        f"Backends: {backends}. Each row names the backend its figures came from."
+        + (
+            f" Every measured target reached the backend through bench/latency_proxy.py, "
+            f"which adds {latency:g} ms to each round trip."
+            if (latency := doc["options"].get("ddb_latency_ms"))
+            else ""
+        ),
         "",
         f"Service: {doc['service']['description']} Native modules loaded: {native}."
         + (f" Extra settings: `{extra}`." if (extra := doc["service"]["extra_settings"]) else ""),

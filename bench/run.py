@@ -81,6 +81,7 @@ def run(options: BenchOptions) -> Path:
             "duration_seconds": options.duration_seconds,
             "rounds": options.rounds,
             "seed": options.seed,
+            "ddb_latency_ms": options.ddb_latency_ms,
         },
         service={
             "description": "`python -m app.serve` (uvicorn, "
