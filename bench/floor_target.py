@@ -25,7 +25,7 @@ from app.ddb import open_client
 from app.domain import Message, SealedText, Text, User, pair_conversation_uuid
 from app.repositories import keys
 from app.repositories.conversations import new_row_item
-from app.repositories.messages import message_item
+from app.repositories.messages import claim_attribute, message_item
 from app.repositories.schema import TTL_ATTRIBUTE
 from app.repositories.sealing import stored_form
 from app.repositories.table import serialize
@@ -292,7 +292,7 @@ class FloorTarget:
         claim = {
             **claim_key,
             "fingerprint": fingerprint,
-            **{f"message_{name}": value for name, value in message_item(message).items()},
+            **{claim_attribute(name): value for name, value in message_item(message).items()},
             TTL_ATTRIBUTE: int(time.time()) + IDEMPOTENCY_TTL_SECONDS,
         }
         # The message refers to its record, which edits and deletes keep in step.

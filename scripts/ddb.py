@@ -206,6 +206,8 @@ async def _user_by_handle(table: Table, handle: str) -> User:
 
 
 async def cmd_summaries_repair(settings: Settings, args: argparse.Namespace) -> None:
+    if args.after is not None and not args.all:
+        raise CommandError("--after resumes --all: give both")
     async with _table(settings) as table:
         await _require_table(table)
         repair = SummariesRepair(
@@ -352,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     scope = repair.add_mutually_exclusive_group(required=True)
     scope.add_argument("--conversation", type=UUID, help="both rows of one conversation")
     scope.add_argument("--handle", help="every conversation of one user")
-    scope.add_argument("--all", action="store_true", help="every row, then the dead letters")
+    scope.add_argument("--all", action="store_true", help="the dead letters, then every row")
     scope.add_argument(
         "--dead-letters", action="store_true", help="only the records set aside by the stream"
     )

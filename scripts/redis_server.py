@@ -23,14 +23,16 @@ def _answers_ping(port: int) -> bool:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """Yields the server's ``redis://`` URL; stops it afterwards."""
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """Yields the server's ``redis://`` URL; stops it afterwards. ``port``: a given one (to
+    start a server again where one was stopped), else a free one."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is missing: `make redis-server` installs it")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
     process = subprocess.Popen(  # noqa: S603 - Debian's package, fixed arguments
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ misses of one key share one KMS call. Every KMS call is counted (``KmsCalls``) f
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,8 +31,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 DATA_KEY_SPEC: Final = "AES_256"
 _KMS_RETRY_AFTER_SECONDS = 2
+_KMS_UNOPENABLE_CODES = frozenset(
+    {
+        # The wrapped key was altered, or asked for under another conversation/epoch.
+        "InvalidCiphertextException",
+        # Wrapped under another master key than the one asked with (an alias re-pointed).
+        "IncorrectKeyException",
+    }
+)
 _KMS_UNAVAILABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -63,10 +74,6 @@ class KmsCalls:
     decrypt: int = 0
     cache_hits: int = 0
 
-    @property
-    def total(self) -> int:
-        return self.generate_data_key + self.decrypt
-
 
 @dataclass(frozen=True, slots=True)
 class DataKeyPolicy:
@@ -89,15 +96,23 @@ def encryption_context(message_group_uuid: UUID, epoch: int) -> dict[str, str]:
     return {"message_group_uuid": str(message_group_uuid), "epoch": str(epoch)}
 
 
+def _key_unavailable() -> Unavailable:
+    return Unavailable(
+        "The message key is unavailable.",
+        code="kms_unavailable",
+        retry_after=_KMS_RETRY_AFTER_SECONDS,
+    )
+
+
 @asynccontextmanager
 async def kms_errors() -> AsyncIterator[None]:
-    """KMS failures fail closed: 503 with Retry-After, or an unopenable key."""
+    """KMS failures fail closed: 503 with Retry-After, or an unopenable key; never a raw
+    botocore error (a 500)."""
     try:
         yield
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if code == "InvalidCiphertextException":
-            # The wrapped key was altered, or asked for under another conversation/epoch.
+        if code in _KMS_UNOPENABLE_CODES:
             raise EnvelopeError("data_key_undecryptable") from error
         if code == "ThrottlingException":
             raise Unavailable(
@@ -107,13 +122,11 @@ async def kms_errors() -> AsyncIterator[None]:
             raise Unavailable(
                 "These credentials may not use the message key.", code="kms_access_denied"
             ) from error
-        if code in _KMS_UNAVAILABLE_CODES:
-            raise Unavailable(
-                "The message key is unavailable.",
-                code="kms_unavailable",
-                retry_after=_KMS_RETRY_AFTER_SECONDS,
-            ) from error
-        raise
+        if code not in _KMS_UNAVAILABLE_CODES:
+            # A code with no meaning here yet (a new one, or a misconfigured key): the key
+            # cannot be used now, like the listed ones; the log names it.
+            log.warning("kms error not mapped code=%s", code)
+        raise _key_unavailable() from error
     except (BotocoreConnectionError, HTTPClientError) as error:
         raise Unavailable(
             "KMS is unreachable.", code="kms_unreachable", retry_after=_KMS_RETRY_AFTER_SECONDS
@@ -138,16 +151,17 @@ class DataKeys:
         self._cache: OrderedDict[tuple[UUID, int], _Cached] = OrderedDict()
         self._pending: dict[tuple[UUID, int], asyncio.Future[AESGCM]] = {}
 
-    def forget(self) -> None:
-        """Drop every cached key (e.g. after revoking access): the next use asks KMS again."""
-        self._cache.clear()
-
     def current_epoch(self) -> int:
         return int(self._clock() // self.policy.epoch_seconds)
 
     async def for_writing(self, message_group_uuid: UUID) -> tuple[int, AESGCM]:
         epoch = self.current_epoch()
-        return epoch, await self._key(message_group_uuid, epoch, create=True)
+        try:
+            return epoch, await self._key(message_group_uuid, epoch, create=True)
+        except EnvelopeError as error:
+            # The epoch's stored key does not open: nothing can be sealed under it, until the
+            # next epoch's key (a new one) is made.
+            raise _key_unavailable() from error
 
     async def for_reading(self, message_group_uuid: UUID, epoch: int) -> AESGCM:
         return await self._key(message_group_uuid, epoch, create=False)

@@ -18,6 +18,9 @@ from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from app.crypto.binding import Binding
@@ -33,6 +36,7 @@ _READY_CHANNEL = f"{CHANNEL_PREFIX}ready"
 REDIS_TIMEOUT_SECONDS = 2.0
 READ_WAIT_SECONDS = 1.0
 RECONNECT_DELAY_SECONDS = 1.0
+MAX_RECONNECT_DELAY_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +243,15 @@ def channel_of(user_uuid: UUID) -> str:
     return f"{CHANNEL_PREFIX}{user_uuid}"
 
 
-def redis_client(url: str) -> redis.Redis:
+def redis_client(url: str, retry: Retry | None = None) -> redis.Redis:
+    """Without ``retry``, a command on a broken connection fails (and the connection is
+    made again for the next one)."""
     return redis.Redis.from_url(
         url,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         health_check_interval=30,
+        retry=retry,
     )
 
 
@@ -252,7 +259,12 @@ class RedisPublisher:
     """Publish only: the stream Lambda (or a stream worker in its own process)."""
 
     def __init__(self, url: str) -> None:
-        self.client = redis_client(url)
+        # A pooled connection the server closed (a restart, a failover) fails its next use:
+        # once more, on a new connection, or that event would be lost. Not on a timeout, which
+        # would only double the wait on an unreachable server.
+        self.client = redis_client(
+            url, Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+        )
 
     async def publish(self, user_uuid: UUID, event: Event) -> None:
         await self.client.publish(channel_of(user_uuid), event.to_json())
@@ -272,7 +284,10 @@ class RedisBus:
     def __init__(self, url: str, hub: Hub) -> None:
         self.hub = hub
         self._publisher = RedisPublisher(url)
-        self._pubsub = self._publisher.client.pubsub()
+        # Never retried: a broken subscription must reach the reader, which ends the streams
+        # (what was published meanwhile is lost to them), not be silently made again.
+        self._subscriber = redis_client(url)
+        self._pubsub = self._subscriber.pubsub()
         self._reader: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -300,32 +315,51 @@ class RedisBus:
         self._reader = asyncio.create_task(self._read(), name="events-redis-reader")
 
     async def _read(self) -> None:
+        """Until stopped, whatever fails: a reader that ended would leave every stream here
+        open but deaf. Each failure ends the streams (their clients resume and replay) and
+        waits before trying again, longer after each failure in a row."""
+        delay = RECONNECT_DELAY_SECONDS
         while not self._stop.is_set():
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=READ_WAIT_SECONDS
-                )
+                await self._read_one()
             except (RedisError, OSError) as error:
-                log.warning("event bus connection lost error=%s", type(error).__name__)
-                self.hub.end_all("bus_lost")
-                await _sleep_unless(self._stop, RECONNECT_DELAY_SECONDS)
+                log.warning(
+                    "event bus connection lost error=%s retry_in=%.0fs",
+                    type(error).__name__,
+                    delay,
+                )
+            except Exception:
+                log.exception("event bus reader failed retry_in=%.0fs", delay)
+            else:
+                delay = RECONNECT_DELAY_SECONDS
                 continue
-            if message is None or message.get("type") != "message":
-                continue
-            channel = message["channel"].decode()
-            try:
-                user_uuid = UUID(channel.removeprefix(CHANNEL_PREFIX))
-                event = Event.from_json(message["data"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("event bus message undecodable channel=%s", channel)
-                continue
-            self.hub.deliver(user_uuid, event)
+            self.hub.end_all("bus_lost")
+            await _sleep_unless(self._stop, delay)
+            delay = min(delay * 2, MAX_RECONNECT_DELAY_SECONDS)
+
+    async def _read_one(self) -> None:
+        """Wait for one message (at most ``READ_WAIT_SECONDS``) and deliver it."""
+        message = await self._pubsub.get_message(
+            ignore_subscribe_messages=True, timeout=READ_WAIT_SECONDS
+        )
+        if message is None or message.get("type") != "message":
+            return
+        channel = message["channel"].decode()
+        try:
+            user_uuid = UUID(channel.removeprefix(CHANNEL_PREFIX))
+            event = Event.from_json(message["data"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Not one of our events (JSON that is no object, say, from another version).
+            log.warning("event bus message undecodable channel=%s", channel)
+            return
+        self.hub.deliver(user_uuid, event)
 
     async def aclose(self) -> None:
         self._stop.set()
         if self._reader is not None:
             await self._reader
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._subscriber.aclose()
         await self._publisher.aclose()
 
 

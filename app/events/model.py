@@ -29,7 +29,8 @@ def position(moment: datetime) -> str:
 
 def parse_position(text: str) -> datetime | None:
     """The moment of an event id; None when it is not one of ours."""
-    if not text.isdigit() or len(text) > MAX_POSITION_DIGITS:
+    # ASCII first: str.isdigit() also accepts digits int() refuses (e.g. "\N{SUPERSCRIPT TWO}").
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_POSITION_DIGITS:
         return None
     try:
         return _EPOCH + int(text) * _MICROSECOND

@@ -41,8 +41,9 @@ async def publish_changes(
     changed: Sequence[Message],
 ) -> None:
     """Edits and deletes, as ``publish_messages`` announces new messages:
-    ``message_updated`` or ``message_deleted`` (each message's latest version only, so a
-    deleted message's text is never sent again), then each participant's row."""
+    ``message_updated`` or ``message_deleted`` (each message's latest version among
+    ``changed`` only, so text edited and then deleted in one batch is not sent), then each
+    participant's row."""
     now = datetime.now(UTC)
     await _publish(
         conversations,

@@ -6,10 +6,14 @@ Query per conversation that moved. Nothing is written per message to make this p
 
 Semantics (events are hints, the REST endpoints are the truth):
 - the replay starts ``overlap`` before the id, because events are published when the stream
-  handler has run, not in message-time order: a client may see an event twice (it dedupes
-  by uuid) but does not miss one;
+  handler has run, not in message-time order: a client may see a message twice (it dedupes
+  by uuid) but misses no message sent after the id;
 - it re-sends the ``conversation`` rows of the user's most recent conversations (those a
-  client shows), so a read marker moved elsewhere meanwhile is caught up too;
+  client shows), so a read marker moved elsewhere meanwhile is caught up too, and so is an
+  edit or delete of a row's last message (its preview);
+- it does not replay ``message_updated``/``message_deleted``: without a log of them nothing
+  finds them by time (a message of any age may be deleted). A message replayed above comes
+  as it now reads; for the others a client re-reads the messages it shows after a resume;
 - when the id is older than the horizon, unknown, or the gap holds more than the limits,
   the client gets one ``reset`` instead: refetch the lists, then follow the stream.
 """

@@ -51,6 +51,9 @@ class TicketBook:
 
     async def redeem(self, ticket: str) -> tuple[UUID, int]:
         """The ticket's user and session end; ``ticket_invalid`` if forged, expired or used."""
+        # Ours are ASCII; compare_digest cannot even compare other text (a TypeError).
+        if not ticket.isascii():
+            raise ticket_invalid()
         payload, _, signature = ticket.rpartition(".")
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise ticket_invalid()

@@ -1,10 +1,11 @@
 """Encrypting text stored before encryption was on, in place: one scan page at a time.
 
-Every write is conditional on the plaintext it replaces, so a concurrent change (a row moved
-to a newer message by the stream handler, another backfill) is never overwritten: that item
-is left as the other writer made it. Message text never changes after a send, so a message
-is sealed once (text and preview); a row or idempotency record then gets its message's
-envelopes, as the stream handler would have copied them. Running it again finds nothing left to do.
+Every write is conditional on the plaintext it replaces, so a concurrent change (an edit, a
+delete, a row moved to a newer message by the stream handler, another backfill) is never
+overwritten: that item is left as the other writer made it. A message is sealed in place (text
+and preview); a row or idempotency record then gets its message's envelopes, as the stream
+handler would have copied them. A deleted message has no text left, so a row showing it keeps
+the public ``DELETED_TEXT``. Running it again finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ from uuid import UUID
 from app.crypto.cipher import TextCipher
 from app.domain import SealedText
 from app.repositories import keys
-from app.repositories.messages import message_from_item
+from app.repositories.messages import claim_attribute, message_from_item
 from app.repositories.sealing import PREVIEW_ATTRIBUTE, TEXT_ATTRIBUTE, message_binding
 from app.repositories.table import ConditionFailed, Item, Table
 
-_RECORD_PREFIX = "message_"
-"""An idempotency record keeps its message's attributes under this prefix."""
 _MESSAGE_TEXTS = (TEXT_ATTRIBUTE, PREVIEW_ATTRIBUTE)
 _ROW_COPY = {"last_message": PREVIEW_ATTRIBUTE}
 """A row copies its message's preview (its text, for messages stored before previews)."""
-_RECORD_COPY = {_RECORD_PREFIX + attribute: attribute for attribute in _MESSAGE_TEXTS}
+_RECORD_COPY = {claim_attribute(attribute): attribute for attribute in _MESSAGE_TEXTS}
 
 
 @dataclass(slots=True)
@@ -68,9 +67,9 @@ class EncryptionBackfill:
                     item, _ROW_COPY, group, item["last_message_sk"], counts
                 )
             elif _plain(item, _RECORD_COPY):
-                group = keys.group_of_message_pk(item[_RECORD_PREFIX + "pk"])
+                group = keys.group_of_message_pk(item[claim_attribute("pk")])
                 counts.records += await self._copy_into(
-                    item, _RECORD_COPY, group, item[_RECORD_PREFIX + "sk"], counts
+                    item, _RECORD_COPY, group, item[claim_attribute("sk")], counts
                 )
         return BackfillPage(counts, scanned.next)
 
@@ -110,8 +109,10 @@ class EncryptionBackfill:
         if message is not None and _plain(message, _MESSAGE_TEXTS):
             counts.messages += await self._seal_message(message, counts)
             message = await self.table.get(message_key, consistent=True)
-        if message is None or _plain(message, _MESSAGE_TEXTS):
-            return 0  # its message is gone (nothing to bind the copy to) or changed meanwhile
+        if message is None or message.get("deleted") or _plain(message, _MESSAGE_TEXTS):
+            # Gone (nothing to bind the copy to), deleted (no envelope: the copy shows the
+            # public DELETED_TEXT), or changed meanwhile.
+            return 0
         updates = {
             copy: (item[copy], bytes(message[source if source in message else TEXT_ATTRIBUTE]))
             for copy, source in copies.items()

@@ -66,7 +66,7 @@ def change_marker(message: Message) -> str:
     version = (
         "~" if message.deleted else keys.format_timestamp(message.edited_at or message.created_at)
     )
-    return f"{keys.message_sk(message.created_at, message.uuid)}#{version}"
+    return f"{_sk(message)}#{version}"
 
 
 def latest_versions(changed: Sequence[Message]) -> list[Message]:
@@ -341,7 +341,7 @@ class ConversationsRepository:
                 values={
                     ":preview": _stored_preview(message),
                     ":change": change_marker(message),
-                    ":sk": keys.message_sk(message.created_at, message.uuid),
+                    ":sk": _sk(message),
                 },
             )
         if message.deleted and message.sender_uuid != owner:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -56,10 +57,19 @@ class IdempotencyClaim:
     ttl_seconds: int
 
 
+CLAIM_PREFIX = "message_"
+"""An idempotency record keeps a copy of its message's attributes, each under this prefix: it
+must not look like a message item (no MSG# key), so the stream handler ignores it."""
+
+
+def claim_attribute(name: str) -> str:
+    """Where an idempotency record keeps its message's attribute ``name``."""
+    return CLAIM_PREFIX + name
+
+
 def message_item(message: Message) -> Item:
     return {
-        "pk": keys.message_pk(message.message_group_uuid),
-        "sk": keys.message_sk(message.created_at, message.uuid),
+        **_key(message),
         "message_uuid": str(message.uuid),
         "sender_uuid": str(message.sender_uuid),
         "sender_handle": message.sender_handle,
@@ -95,11 +105,7 @@ def message_from_item(item: Item) -> Message:
 
 
 def _claim_item(claim: IdempotencyClaim, message: Message) -> Item:
-    # The stored message is renamed into the record's own attributes: it must not look like a
-    # message item (no MSG# key), so the stream handler ignores it.
-    stored: dict[str, Any] = {
-        f"message_{name}": value for name, value in message_item(message).items()
-    }
+    stored = {claim_attribute(name): value for name, value in message_item(message).items()}
     return {
         **keys.idempotency_key(claim.user_uuid, claim.client_key),
         "fingerprint": claim.fingerprint,
@@ -193,9 +199,9 @@ class MessagesRepository:
         if item is None or item.get(TTL_ATTRIBUTE, 0) < time.time():
             return None  # TTL deletion is lazy: an expired record is treated as gone
         stored = {
-            name.removeprefix("message_"): value
+            name.removeprefix(CLAIM_PREFIX): value
             for name, value in item.items()
-            if name.startswith("message_")
+            if name.startswith(CLAIM_PREFIX)
         }
         message = await self._opened(message_from_item(stored))
         return IdempotencyRecord(fingerprint=item["fingerprint"], message=message)
@@ -281,12 +287,10 @@ class MessagesRepository:
         sealed = await self._sealed(replace(message, text=text, preview=preview_of(text)))
         edited = await self._change(
             message,
-            "SET message = :text, preview = :preview, edited_at = :at",
-            "SET message_message = :text, message_preview = :preview, message_edited_at = :at",
             {
-                ":text": stored_form(sealed.text),
-                ":preview": stored_form(sealed.preview),
-                ":at": at,
+                TEXT_ATTRIBUTE: stored_form(sealed.text),
+                PREVIEW_ATTRIBUTE: stored_form(sealed.preview),
+                "edited_at": at,
             },
             unless="deleted",
         )
@@ -297,22 +301,30 @@ class MessagesRepository:
         the item is gone (purged)."""
         return await self._change(
             message,
-            "SET deleted = :true, deleted_at = :at REMOVE message, preview",
-            "SET message_deleted = :true REMOVE message_message, message_preview",
-            {":true": True, ":at": keys.format_timestamp(deleted_at)},
+            {"deleted": True, "deleted_at": keys.format_timestamp(deleted_at)},
+            remove=(TEXT_ATTRIBUTE, PREVIEW_ATTRIBUTE),
         )
 
     async def _change(
         self,
         message: Message,
-        update: str,
-        claim_update: str,
-        values: dict[str, Any],
+        sets: Mapping[str, Any],
         *,
+        remove: Sequence[str] = (),
         unless: str | None = None,
     ) -> Message | None:
-        """Update the message item and, in step, its idempotency record's copy (which a replay
-        returns); None when the item is gone or has the attribute ``unless``."""
+        """Set (and remove) attributes of the message item and, in step, the same ones of its
+        idempotency record's copy (which a replay returns); None when the item is gone or has
+        the attribute ``unless``."""
+        values = {f":v{index}": value for index, value in enumerate(sets.values())}
+        update = "SET " + ", ".join(f"#s{index} = :v{index}" for index in range(len(sets)))
+        if remove:
+            update += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove)))
+
+        def names(name_of: Callable[[str], str]) -> dict[str, str]:
+            placed = {f"#s{index}": name_of(name) for index, name in enumerate(sets)}
+            return placed | {f"#r{index}": name_of(name) for index, name in enumerate(remove)}
+
         condition = "attribute_exists(pk)"
         if unless is not None:
             condition += f" AND attribute_not_exists({unless})"
@@ -321,6 +333,7 @@ class MessagesRepository:
                 _key(message),
                 update=update,
                 condition=condition,
+                names=names(str),
                 values=values,
                 return_new=True,
             )
@@ -329,13 +342,13 @@ class MessagesRepository:
         assert updated is not None
         claim_pk = updated.get("claim_pk")
         if claim_pk is not None:
-            used = {name: value for name, value in values.items() if name in claim_update}
             with contextlib.suppress(ConditionFailed):  # expired and removed: nothing to keep
                 await self.table.update(
                     keys.claim_key(claim_pk),
-                    update=claim_update,
+                    update=update,
                     condition="attribute_exists(pk)",
-                    values=used,
+                    names=names(claim_attribute),
+                    values=values,
                 )
         return message_from_item(updated)
 

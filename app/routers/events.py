@@ -43,6 +43,9 @@ _STREAM_DESCRIPTION = """\
   `message_group_uuid`);
 - `conversation`: your row of a conversation changed or was created (a list item, with
   `unread_count`);
+- `message_updated`, `message_deleted`: a message of your conversations was edited or deleted
+  (the message as it now reads, in `message`'s shape; a deleted one has `deleted: true` and
+  neutral text); its latest version only;
 - `read`: your read marker moved (`message_group_uuid`, `read_up_to_message_uuid`,
   `unread_count`), e.g. from another tab;
 - `reset` (`{}`): the server cannot replay what you missed: refetch, then follow the stream.
@@ -50,9 +53,10 @@ _STREAM_DESCRIPTION = """\
 A comment line arrives at least every heartbeat interval (15 s by default). Authenticate with
 `Authorization: Bearer` or with `?ticket=` from `POST /api/events/tickets` (for `EventSource`,
 which cannot send headers); an access token in the URL is refused. Resume with the
-`Last-Event-ID` header (browsers send it when they reconnect) or `?since=<event id>`: what
-changed meanwhile is replayed from the table. Events are hints; the REST endpoints are the
-truth.
+`Last-Event-ID` header (browsers send it when they reconnect) or `?since=<event id>`: the
+messages sent meanwhile and your most recent rows are replayed from the table; edits and
+deletes of other messages are not, so re-read the messages you show. Events are hints; the
+REST endpoints are the truth.
 """
 
 

@@ -25,11 +25,15 @@ from uuid import UUID
 
 from app.domain import Message
 from app.errors import ServiceError
-from app.events.bus import EventPublisher, RedisPublisher
+from app.events.bus import Event, EventPublisher, RedisPublisher
 from app.events.publishing import publish_changes, publish_messages
 from app.lambda_runtime import LambdaRuntime
 from app.repositories import keys
-from app.repositories.conversations import ConversationsRepository, NoConversationRows
+from app.repositories.conversations import (
+    ConversationsRepository,
+    NoConversationRows,
+    latest_versions,
+)
 from app.repositories.dead_letters import DeadLettersRepository
 from app.repositories.messages import message_from_item
 from app.repositories.table import Table, deserialize
@@ -53,15 +57,25 @@ _MESSAGE_EVENTS = frozenset({"INSERT", "MODIFY"})
 
 def _record_message(record: Mapping[str, Any]) -> Message | None:
     """The message a stream record inserts or changes (edit, delete), or None for every other
-    kind of record."""
+    kind of record.
+
+    A MODIFY of a message that was neither edited nor deleted changed only how its text is
+    stored (the encryption backfill sealing it in place): nothing anyone reads, so it is
+    ignored. With new images only, that rewrite of an edited message is not told from its
+    edit; it counts as the edit delivered again, which the rows already guard against.
+    """
     change = record.get("dynamodb", {})
     partition_key = change.get("Keys", {}).get("pk", {}).get("S", "")
-    if record.get("eventName") not in _MESSAGE_EVENTS or not keys.is_message_pk(partition_key):
+    event_name = record.get("eventName")
+    if event_name not in _MESSAGE_EVENTS or not keys.is_message_pk(partition_key):
         return None
     try:
-        return message_from_item(deserialize(change["NewImage"]))
+        message = message_from_item(deserialize(change["NewImage"]))
     except (KeyError, TypeError, ValueError) as error:
         raise _UndecodableRecord(type(error).__name__) from error
+    if event_name == "MODIFY" and not message.deleted and message.edited_at is None:
+        return None
+    return message
 
 
 def _error_name(error: BaseException) -> str:
@@ -69,6 +83,24 @@ def _error_name(error: BaseException) -> str:
     if isinstance(error, ServiceError):
         return f"{type(error).__name__}({error.code})"
     return type(error).__name__
+
+
+class _BatchPublisher:
+    """The bus for one batch, until its first failure: after that nothing more of the batch
+    is published. An unreachable Redis makes every publish wait out its timeout, and one per
+    conversation would stall the batch (and the summaries behind it) past the Lambda's timeout
+    for what are only hints."""
+
+    def __init__(self, bus: EventPublisher) -> None:
+        self.bus = bus
+        self.failed = False
+
+    async def publish(self, user_uuid: UUID, event: Event) -> None:
+        try:
+            await self.bus.publish(user_uuid, event)
+        except Exception:
+            self.failed = True
+            raise
 
 
 async def _set_aside(
@@ -105,7 +137,8 @@ async def handle_event(
 
     Without ``dead_letters``, records that can never be applied are reported failed too. With
     a ``publisher``, each conversation whose update succeeded is then announced to its
-    participants (events are hints: a failed publish is logged, never retried).
+    participants, once every summary is written (events are hints: a failed publish is logged,
+    never retried, and ends publishing for the rest of the batch).
     """
     records = event.get("Records", [])
     failed: set[str] = set()
@@ -139,6 +172,8 @@ async def handle_event(
 
     groups = list(records_by_group)
     outcomes = await asyncio.gather(*(apply(group) for group in groups), return_exceptions=True)
+    batch_publisher = _BatchPublisher(publisher) if publisher is not None else None
+    unannounced = 0
     for group, outcome in zip(groups, outcomes, strict=True):
         group_records = records_by_group[group]
         if isinstance(outcome, NoConversationRows) and await _set_aside(
@@ -153,10 +188,18 @@ async def handle_event(
                 _error_name(outcome),
             )
             failed.update(sequence_number(record) for record in group_records)
-        elif publisher is not None:
+        elif batch_publisher is not None and batch_publisher.failed:
+            unannounced += 1
+        elif batch_publisher is not None:
             await _announce(
-                conversations, publisher, group, messages_by_group[group], changes_by_group[group]
+                conversations,
+                batch_publisher,
+                group,
+                messages_by_group[group],
+                changes_by_group[group],
             )
+    if unannounced:
+        log.warning("event publish skipped for the rest of the batch conversations=%d", unannounced)
 
     log.info(
         "stream batch records=%d messages=%d changes=%d conversations=%d failed=%d",
@@ -182,8 +225,14 @@ async def _announce(
     messages: list[Message],
     changed: list[Message],
 ) -> None:
+    """New messages, then changes. A message deleted in the same batch is announced by its
+    tombstone only: its INSERT image still holds the text it was sent with. (An INSERT whose
+    delete comes in a later batch is announced as it was sent, then deleted.)"""
+    deleted = {message.uuid for message in latest_versions(changed) if message.deleted}
     try:
-        await publish_messages(conversations, publisher, group, messages)
+        await publish_messages(
+            conversations, publisher, group, [m for m in messages if m.uuid not in deleted]
+        )
         await publish_changes(conversations, publisher, group, changed)
     except Exception as error:  # a lost hint: clients resume from the table
         log.warning(

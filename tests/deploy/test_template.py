@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -114,15 +115,23 @@ def test_the_stream_mapping_retries_until_records_expire_and_parks_them_in_a_que
 
 
 def _filter_accepts(pattern: Any, record: Any) -> bool:
-    """Lambda event filtering for the pattern forms the template uses (values, prefix)."""
+    """Lambda event filtering for the pattern forms the template uses (values, prefix,
+    exists on a leaf)."""
     if isinstance(pattern, dict):
         return isinstance(record, dict) and all(
             key in record and _filter_accepts(sub, record[key]) for key, sub in pattern.items()
         )
     return any(
-        record.startswith(rule["prefix"]) if isinstance(rule, dict) else record == rule
+        (record.startswith(rule["prefix"]) if "prefix" in rule else rule["exists"])
+        if isinstance(rule, dict)
+        else record == rule
         for rule in pattern
     )
+
+
+def _filters_accept(filters: list[dict[str, str]], record: Any) -> bool:
+    """A mapping's filters are ORed."""
+    return any(_filter_accepts(json.loads(rule["Pattern"]), record) for rule in filters)
 
 
 def _record(event_name: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -156,23 +165,27 @@ async def test_only_message_inserts_and_changes_invoke_the_stream_handler() -> N
     """The mapping's filter lets through exactly the records the handler acts on."""
     andrew, bayko = (User(uuid4(), handle, handle.title()) for handle in ("andrew", "bayko"))
     group = pair_conversation_uuid(andrew.uuid, bayko.uuid)
-    message = Message(uuid4(), group, andrew.uuid, "andrew", "Andrew", "hi", datetime.now(UTC))
+    now = datetime.now(UTC)
+    message = Message(uuid4(), group, andrew.uuid, "andrew", "Andrew", "hi", now)
+    edited = replace(message, text="hi!", preview="hi!", edited_at=now)
     row = new_row_item(bayko, andrew, message)
     user = {**keys.user_key(andrew.uuid), "handle": "andrew"}
     records = [
         _record("INSERT", message_item(message)),
-        _record("MODIFY", message_item(message)),  # an edit or a delete
+        _record("MODIFY", message_item(edited)),  # an edit
+        _record("MODIFY", message_item(replace(message, deleted=True))),  # a delete
+        _record("MODIFY", message_item(replace(edited, deleted=True))),  # an edited one's
+        _record("MODIFY", message_item(message)),  # the backfill sealing it in place
         _record("INSERT", row),  # a new conversation's rows
         _record("MODIFY", row),  # the handler's own summary updates
         _record("INSERT", user),
         _record("REMOVE", user),
     ]
-    [rule] = render().properties("StreamEventSourceMapping")["FilterCriteria"]["Filters"]
-    pattern = json.loads(rule["Pattern"])
+    filters = render().properties("StreamEventSourceMapping")["FilterCriteria"]["Filters"]
 
-    accepted = [_filter_accepts(pattern, record) for record in records]
+    accepted = [_filters_accept(filters, record) for record in records]
     assert accepted == [await _handler_acts_on(record) for record in records]
-    assert accepted == [True, True, False, False, False, False]
+    assert accepted == [True, True, True, True, False, False, False, False, False]
 
 
 def test_the_api_environment_output_is_a_valid_production_configuration() -> None:

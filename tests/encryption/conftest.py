@@ -47,7 +47,7 @@ class KmsFaults:
         attempts are counted afresh."""
         self.kind = kind
         self.attempts.clear()
-        self.data_keys.forget()
+        forget_cached_keys(self.data_keys)
 
     async def before_send(self, request: AWSPreparedRequest, **_: Any) -> AioAWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")
@@ -64,6 +64,12 @@ class KmsFaults:
         headers["content-type"] = "application/x-amz-json-1.1"
         headers["content-length"] = str(len(content))
         return AioAWSResponse(request.url, 400, headers, _Body(content))
+
+
+def forget_cached_keys(data_keys: DataKeys) -> None:
+    """As in a process that has not used them yet: the next use of each key asks KMS (the app
+    itself drops a key only when its time or uses run out)."""
+    data_keys._cache.clear()
 
 
 def app_data_keys(running_app: RunningApp) -> DataKeys:

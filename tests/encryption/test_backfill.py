@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.crypto.kms_cipher import EnvelopeEncryption
-from app.domain import pair_conversation_uuid
+from app.domain import DELETED_TEXT, pair_conversation_uuid
 from app.repositories.backfill import BackfillCounts
 from app.repositories.conversations import new_row_item
 from app.repositories.messages import message_item
@@ -88,6 +88,38 @@ async def test_the_backfill_encrypts_every_text_and_both_participants_still_read
         assert [c["message"] for c in listed.json()] == [texts[-1]]
     again = await fill(running_app, table, tmp_path / "cp.json", 3)
     assert (again.messages, again.rows, again.records) == (0, 0, 0)  # idempotent
+
+
+async def test_a_deleted_last_message_is_no_text_to_seal(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    table: Table,
+    running_app: RunningApp,
+    tmp_path: Path,
+) -> None:
+    """The rows show the public ``DELETED_TEXT`` and the tombstone has no text: the backfill
+    seals the other messages and leaves both alone, run after run."""
+    andrew, bayko = await make_user(), await make_user()
+    group, texts = await plaintext_conversation(table, andrew, bayko, 3)
+    last = (await page(client, andrew, group))[-1]
+    deleted = await client.delete(f"/api/messages/{group}/{last['uuid']}", headers=andrew.headers)
+    assert deleted.status_code == 200, deleted.text
+    messaging = running_app.state.messaging
+    tombstone = await messaging.messages.find(UUID(group), UUID(last["uuid"]))
+    assert tombstone is not None
+    await messaging.conversations.apply_changes(UUID(group), [tombstone])  # the stream handler's
+
+    counts = await fill(running_app, table, tmp_path / "cp.json", 3)
+
+    assert (counts.messages, counts.rows) == (2, 0)
+    assert not [item for item in await all_items(table) if mentions(item, "old secret")]
+    for reader in (andrew, bayko):
+        shown = [m["message"] for m in await page(client, reader, group)]
+        assert shown == [*texts[:2], DELETED_TEXT]
+        listed = await client.get("/api/message_groups", headers=reader.headers)
+        assert [c["message"] for c in listed.json()] == [DELETED_TEXT]
+    again = await fill(running_app, table, tmp_path / "cp.json", 3)
+    assert (again.messages, again.rows, again.records) == (0, 0, 0)
 
 
 async def test_an_interrupted_backfill_resumes_from_its_saved_position(

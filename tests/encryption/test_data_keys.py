@@ -17,6 +17,7 @@ from app.crypto.binding import Binding
 from app.crypto.data_keys import DataKeyPolicy, DataKeys, encryption_context
 from app.crypto.envelope import EnvelopeError, open_envelope, seal
 from app.ddb import open_client
+from app.errors import Unavailable
 from app.repositories.data_keys import DataKeysRepository
 from app.repositories.table import Table
 from app.settings import Settings
@@ -99,8 +100,7 @@ async def test_the_cache_is_bounded_by_uses_and_by_time(make_keys: MakeKeys) -> 
     assert keys.calls.decrypt == 1
     clock.now += 61
     await keys.for_writing(group)
-    assert keys.calls.decrypt == 2
-    assert keys.calls.total == 3
+    assert (keys.calls.generate_data_key, keys.calls.decrypt) == (1, 2)
 
 
 async def test_a_new_epoch_by_age_gets_a_new_key_and_old_epochs_stay_readable(
@@ -142,3 +142,14 @@ async def test_kms_refuses_a_wrapped_key_under_another_encryption_context(
         with pytest.raises(ClientError) as refused:
             await kms.decrypt(CiphertextBlob=generated["CiphertextBlob"], EncryptionContext=wrong)
         assert refused.value.response["Error"]["Code"] == "InvalidCiphertextException"
+
+
+async def test_a_master_key_kms_does_not_know_is_unavailable_not_an_error_of_ours(
+    kms: KMSClient, table: Table
+) -> None:
+    """KMS's own NotFoundException (a key id that does not exist), as a 503."""
+    policy = DataKeyPolicy(epoch_seconds=86400, cache_seconds=300, cache_uses=10, cache_size=8)
+    missing = DataKeys(kms, str(uuid4()), DataKeysRepository(table), policy, Clock())
+    with pytest.raises(Unavailable) as refused:
+        await missing.for_writing(uuid4())
+    assert refused.value.code == "kms_unavailable"

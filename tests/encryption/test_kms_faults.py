@@ -8,6 +8,7 @@ import pytest
 from app.repositories.table import Table
 from tests.conftest import MakeUser, SignedIn, all_items, start_conversation
 from tests.encryption.conftest import THROTTLED, UNREACHABLE, KmsFaults
+from tests.encryption.test_stored_text import page
 
 CODES = {THROTTLED: "kms_throttled", UNREACHABLE: "kms_unreachable"}
 
@@ -97,3 +98,39 @@ async def test_a_non_members_read_opens_nothing(
     member = await client.get(f"/api/messages/{group}", headers=bayko.headers)
     assert member.status_code == 200
     assert kms_faults.attempts["Decrypt"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["LimitExceededException", "ValidationException"])
+async def test_a_kms_error_of_no_known_meaning_is_503_not_500(
+    client: httpx.AsyncClient, make_user: MakeUser, kms_faults: KmsFaults, kind: str
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    assert (await post_into(client, andrew, group, "sealed")).status_code == 200
+    kms_faults.fail(kind)
+
+    for refused in (
+        await post_into(client, andrew, group, "not now"),
+        await client.get(f"/api/messages/{group}", headers=bayko.headers),
+    ):
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "kms_unavailable"
+        assert "Retry-After" in refused.headers
+
+
+async def test_a_data_key_wrapped_under_another_master_key_does_not_open(
+    client: httpx.AsyncClient, make_user: MakeUser, kms_faults: KmsFaults
+) -> None:
+    """KMS's answer when the key id it is asked with (our alias, re-pointed to a new key) is
+    not the one that wrapped the data key: its texts are unreadable, and nothing more can be
+    sealed under it (503) until the next epoch's key."""
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    assert (await post_into(client, andrew, group, "sealed")).status_code == 200
+    kms_faults.fail("IncorrectKeyException")
+
+    [*_, shown] = await page(client, bayko, group)
+    assert (shown["message"], shown["message_error"]) == (None, "data_key_undecryptable")
+    refused = await post_into(client, andrew, group, "not now")
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "kms_unavailable"

@@ -22,7 +22,7 @@ from tests.conftest import (
     message_in,
     start_conversation,
 )
-from tests.encryption.conftest import app_data_keys
+from tests.encryption.conftest import app_data_keys, forget_cached_keys
 
 SECRET = "the vault code is 4711"
 
@@ -209,7 +209,7 @@ async def test_a_wrapped_key_under_another_conversations_context_does_not_decryp
     bayko_key = key_items[f"DATAKEY#{with_bayko}"]
     carol_key = key_items[f"DATAKEY#{with_carol}"]
     await table.put({**carol_key, "wrapped_key": envelope(bayko_key["wrapped_key"])})
-    app_data_keys(running_app).forget()  # read carol's key from the table again
+    forget_cached_keys(app_data_keys(running_app))  # read carol's key from the table again
 
     [*_, shown] = await page(client, carol, with_carol)
     assert shown["message"] is None

@@ -137,7 +137,8 @@ async def open_stream(
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> AsyncIterator[EventReader]:
-    all_headers = {**(user.headers if user else {}), **(headers or {})}
+    # Latin-1, as Starlette decodes them: a test may send any byte a client could.
+    all_headers = httpx.Headers({**(user.headers if user else {}), **(headers or {})}, "latin-1")
     async with aconnect_sse(
         http, "GET", "/api/events", params=params, headers=all_headers
     ) as source:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
+from urllib.parse import urlsplit
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -16,8 +18,16 @@ from app.repositories.table import Table
 from app.settings import Settings
 from app.streams import handler as lambda_module
 from app.streams.worker import run_worker
-from tests.conftest import MakeUser, RunningApp, start_conversation
-from tests.events.conftest import WAIT_SECONDS, live_server, live_settings, open_stream
+from scripts.redis_server import redis_server
+from tests.conftest import MakeUser, RunningApp, SignedIn, start_conversation
+from tests.events.conftest import (
+    WAIT_SECONDS,
+    EventReader,
+    eventually,
+    live_server,
+    live_settings,
+    open_stream,
+)
 from tests.streams.conftest import StreamReader, event_of
 
 
@@ -128,3 +138,93 @@ async def test_the_stream_lambda_publishes_through_redis_when_configured(
     shown = [await opened(event, cipher) for event in received]
     assert [event.data["message"] for event in shown[1:]] == ["via the Lambda"] * 2
     assert not [event for event in shown if "message_error" in event.data]
+
+
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None
+    return port
+
+
+async def send_and_receive(
+    http: httpx.AsyncClient, sender: SignedIn, stream: EventReader, group: str, text: str
+) -> None:
+    sent = await http.post(
+        "/api/messages",
+        json={"message": text, "message_group_uuid": group},
+        headers=sender.headers,
+    )
+    assert sent.status_code == 200, sent.text
+    assert (await stream.next_json("message"))["uuid"] == sent.json()["uuid"]
+
+
+async def test_a_payload_that_is_no_event_is_skipped_and_the_bus_keeps_delivering(
+    settings: Settings, table: object, make_user: MakeUser, redis_url: str
+) -> None:
+    andrew, bayko = await make_user(), await make_user()
+    async with (
+        live_server(live_settings(settings, events_redis_url=redis_url)) as server,
+        server.client() as http,
+        open_stream(http, bayko) as stream,
+    ):
+        group = await start_conversation(http, andrew, bayko)
+        await stream.next("conversation")
+        other = redis_client(redis_url)
+        try:
+            for payload in ("[]", "5", "not json", '{"name": "message"}'):
+                await other.publish(channel_of(bayko.user.uuid), payload)
+        finally:
+            await other.aclose()
+        await send_and_receive(http, andrew, stream, group, "still here")
+
+
+async def test_streams_end_when_redis_goes_and_events_flow_again_when_it_is_back(
+    settings: Settings, table: object, make_user: MakeUser
+) -> None:
+    """Redis stopped under open streams: they end (clients resume and replay); started again
+    on the same port, the bus reconnects by itself and new streams get events."""
+    andrew, bayko = await make_user(), await make_user()
+    with ExitStack() as first_redis:
+        url = first_redis.enter_context(redis_server())
+        async with (
+            live_server(live_settings(settings, events_redis_url=url)) as server,
+            server.client() as http,
+        ):
+            async with open_stream(http, bayko) as stream:
+                group = await start_conversation(http, andrew, bayko)
+                await stream.next("conversation")
+                first_redis.close()
+                await stream.wait_ended()
+            with redis_server(port_of(url)):
+
+                async def reopened() -> None:  # 503 events_unavailable until reconnected
+                    async with open_stream(http, bayko) as again:
+                        await send_and_receive(http, andrew, again, group, "back")
+
+                await eventually(reopened)
+
+
+async def test_a_publisher_outlives_a_redis_restart() -> None:
+    """Its pooled connection, closed by the stopped server, is not the next event's loss."""
+    user = uuid4()
+    event = Event("reset", "1", {})
+    with ExitStack() as first_redis:
+        url = first_redis.enter_context(redis_server())
+        publisher = RedisPublisher(url)
+        await publisher.publish(user, event)
+    try:
+        with redis_server(port_of(url)):
+            listener = redis_client(url)
+            pubsub = listener.pubsub()
+            await pubsub.subscribe(channel_of(user))
+            await publisher.publish(user, event)
+            async with asyncio.timeout(WAIT_SECONDS):
+                while (
+                    message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                ) is None:
+                    pass
+            assert Event.from_json(message["data"]) == event
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await listener.aclose()
+    finally:
+        await publisher.aclose()

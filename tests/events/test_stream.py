@@ -69,7 +69,7 @@ async def test_both_participants_and_every_tab_follow_a_conversation(
         }
 
 
-async def test_a_client_that_reconnects_with_its_last_id_misses_nothing(
+async def test_a_client_that_reconnects_with_its_last_id_misses_no_new_message(
     live: LiveServer, make_user: MakeUser
 ) -> None:
     andrew, bayko = await make_user(), await make_user()
@@ -104,7 +104,13 @@ async def test_an_id_too_old_or_unknown_gets_one_reset(
 ) -> None:
     bayko = await make_user()
     async with live.client() as http:
-        for resume in ({"headers": {"Last-Event-ID": "1"}}, {"params": {"since": "yesterday"}}):
+        for resume in (
+            {"headers": {"Last-Event-ID": "1"}},
+            {"params": {"since": "yesterday"}},
+            # Digits to str.isdigit() that int() refuses: unknown ids like any other.
+            {"params": {"since": "\N{SUPERSCRIPT TWO}"}},
+            {"headers": {"Last-Event-ID": "\N{SUPERSCRIPT TWO}"}},
+        ):
             async with open_stream(http, bayko, **resume) as stream:
                 reset = await stream.next()
                 assert (reset.event, reset.json()) == ("reset", {})

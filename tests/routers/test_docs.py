@@ -4,6 +4,7 @@ a setting turns the explorer and the OpenAPI document off."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 
@@ -35,3 +36,22 @@ async def test_a_setting_turns_the_docs_and_the_openapi_document_off(settings: S
         for path in ("/docs", "/docs/assets/swagger-ui-bundle.js", "/openapi.json"):
             assert (await served.http.get(path)).status_code == 404, path
         assert (await served.http.get("/livez")).status_code == 200
+
+
+def readme_events() -> set[str]:
+    """The event names of the README's table (section "Real-time events")."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Real-time events", 1)[1]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row)}
+
+
+async def test_the_event_stream_description_names_every_event_the_readme_lists(
+    client: httpx.AsyncClient,
+) -> None:
+    """The README's table of events and the OpenAPI description say the same."""
+    listed = readme_events()
+    assert {"message", "message_updated", "message_deleted", "reset"} <= listed
+    document = (await client.get("/openapi.json")).json()
+    description = document["paths"]["/api/events"]["get"]["description"]
+    assert {name for name in listed if f"`{name}`" not in description} == set()

@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -121,6 +122,30 @@ async def test_cors_allows_only_configured_origins(client: httpx.AsyncClient) ->
     assert "access-control-allow-origin" not in refused.headers
     simple = await client.get("/livez", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PATCH", f"/api/messages/{uuid4()}/{uuid4()}"),  # edit
+        ("DELETE", f"/api/messages/{uuid4()}/{uuid4()}"),  # delete a message
+        ("DELETE", "/api/users/@bayko/block"),  # unblock
+    ],
+)
+async def test_cors_allows_the_methods_the_routes_use(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    preflight = await client.options(
+        path,
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    assert method in preflight.headers["access-control-allow-methods"].split(", ")
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
 
 
 async def test_request_ids_are_echoed_or_generated(client: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from app.services.summaries_repair import encode_position
 from scripts.ddb import main
 
 TABLE = "cli-test-messages"
@@ -117,6 +118,15 @@ def test_messages_purge_removes_the_item_and_its_text_from_the_rows(
 
     code, _, err = run(capsys, *argv)
     assert (code, err) == (1, f"ddb: no message {message} in {group}\n")
+
+
+def test_a_repair_position_without_all_is_refused(
+    cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    position = encode_position({"pk": "GRP#x", "sk": "GRP#y"})
+    for scope in (["--handle", "andrewbrown"], ["--dead-letters"]):
+        code, _, err = run(capsys, "summaries", "repair", *scope, "--after", position)
+        assert (code, err) == (1, "ddb: --after resumes --all: give both\n")
 
 
 @pytest.mark.transactions

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.events.bus import Hub, InProcessBus
+from app.crypto.cipher import TextCipher
+from app.events.bus import Connection, Hub, InProcessBus
 from app.events.model import opened
 from app.repositories.conversations import ConversationsRepository
 from app.streams.handler import handle_event
@@ -35,6 +36,17 @@ async def delete(client: httpx.AsyncClient, who: SignedIn, group: str, message: 
 
 async def apply(conversations: ConversationsRepository, records: list[LambdaRecord]) -> None:
     assert await handle_event(event_of(records), conversations) == {"batchItemFailures": []}
+
+
+async def received(connection: Connection, cipher: TextCipher) -> list[tuple[str, Any, Any]]:
+    """(name, text, deleted) of the events queued for ``connection``, as a client sees them."""
+    events = []
+    while not connection.queue.empty():
+        event = connection.queue.get_nowait()
+        assert event is not None
+        event = await opened(event, cipher)  # as the API process does on delivery
+        events.append((event.name, event.data.get("message"), event.data.get("deleted")))
+    return events
 
 
 async def andrews_last_message_applied(
@@ -157,6 +169,36 @@ async def test_a_late_older_edit_never_overwrites_a_newer_one(
     assert await summaries(client, group, bayko) == [("message deleted", 1)]
 
 
+async def test_a_message_deleted_in_the_batch_that_sends_it_is_never_published_with_its_text(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    conversations: ConversationsRepository,
+    running_app: RunningApp,
+) -> None:
+    """Sent to the wrong person and deleted at once: its INSERT and its delete share a batch.
+    Both participants get the tombstone, never the text."""
+    andrew, bayko = await make_user(), await make_user()
+    group = await start_conversation(client, andrew, bayko, "hello")
+    await apply(conversations, await stream.new_records())
+    sent = await send(client, andrew, group, "meant for someone else")
+    await delete(client, andrew, group, sent["uuid"])
+    bus = InProcessBus(Hub(queue_size=16, max_streams_per_user=4))
+    listening = [await bus.subscribe(who.user.uuid) for who in (andrew, bayko)]
+
+    response = await handle_event(
+        event_of(await stream.new_records()), conversations, publisher=bus
+    )
+
+    assert response == {"batchItemFailures": []}
+    cipher = running_app.state.messaging.messages.cipher
+    deleted = [
+        ("message_deleted", "message deleted", True),
+        ("conversation", "message deleted", None),
+    ]
+    assert [await received(connection, cipher) for connection in listening] == [deleted, deleted]
+
+
 async def test_edits_and_deletes_are_published_to_both_participants(
     client: httpx.AsyncClient,
     make_user: MakeUser,
@@ -175,16 +217,7 @@ async def test_edits_and_deletes_are_published_to_both_participants(
         records = await stream.new_records()
         response = await handle_event(event_of(records), conversations, publisher=bus)
         assert response == {"batchItemFailures": []}
-        received = []
-        for connection in listening:
-            events = []
-            while not connection.queue.empty():
-                event = connection.queue.get_nowait()
-                assert event is not None
-                event = await opened(event, cipher)  # as the API process does on delivery
-                events.append((event.name, event.data.get("message"), event.data.get("deleted")))
-            received.append(events)
-        return received
+        return [await received(connection, cipher) for connection in listening]
 
     await edit(client, andrew, group, sent["uuid"], "hello")
     edited = [("message_updated", "hello", False), ("conversation", "hello", None)]

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.events.bus import Hub, InProcessBus
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.table import Table
 from app.streams.events import with_binary_decoded
 from app.streams.handler import handle_event
-from tests.conftest import MakeUser, all_items, start_conversation
+from tests.conftest import MakeUser, RunningApp, all_items, start_conversation
+from tests.encryption.test_backfill import fill, plaintext_conversation
 from tests.encryption.test_stored_text import envelope
-from tests.streams.conftest import StreamReader, event_of, inbox, message_records, send
+from tests.streams.conftest import (
+    CallCounter,
+    StreamReader,
+    event_of,
+    hooked,
+    inbox,
+    message_records,
+    send,
+)
 
 pytestmark = pytest.mark.streams
 
@@ -49,3 +60,32 @@ async def test_rows_get_the_messages_ciphertext_and_the_list_opens_it(
     assert {envelope(row["last_message"]) for row in rows} == {envelope(reply["preview"])}
     for owner in (andrew, bayko):
         assert (await inbox(client, owner))[group]["message"] == "a secret reply"
+
+
+async def test_the_backfills_rewrites_are_not_edits(
+    make_user: MakeUser,
+    stream: StreamReader,
+    table: Table,
+    conversations: ConversationsRepository,
+    running_app: RunningApp,
+    tmp_path: Path,
+) -> None:
+    """Sealing stored plaintext in place MODIFYs every message item without changing what
+    anyone reads: the handler writes nothing and announces nothing for it."""
+    andrew, bayko = await make_user(), await make_user()
+    await plaintext_conversation(table, andrew, bayko, 3)
+    await stream.new_records()
+    await fill(running_app, table, tmp_path / "cp.json", 10)
+    records = await stream.new_records()
+    sealed = [r for r in records if r["dynamodb"]["Keys"]["pk"]["S"].startswith("MSG#")]
+    assert [record["eventName"] for record in sealed] == ["MODIFY"] * 3
+    bus = InProcessBus(Hub(queue_size=16, max_streams_per_user=4))
+    listening = [await bus.subscribe(who.user.uuid) for who in (andrew, bayko)]
+
+    calls = CallCounter()
+    with hooked(table, "before-call.dynamodb", calls):
+        response = await handle_event(event_of(records), conversations, publisher=bus)
+
+    assert response == {"batchItemFailures": []}
+    assert calls.operations == []
+    assert [connection.queue.qsize() for connection in listening] == [0, 0]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from app.domain import Message
+from app.events.bus import REDIS_TIMEOUT_SECONDS, RedisPublisher
 from app.repositories import keys
 from app.repositories.conversations import ConversationsRepository
 from app.repositories.dead_letters import DeadLettersRepository
@@ -36,6 +41,8 @@ from tests.streams.conftest import (
 )
 
 pytestmark = pytest.mark.streams
+
+CONVERSATIONS_IN_ONE_BATCH = 12
 
 
 async def test_messages_sent_through_the_api_update_both_rows_once_per_conversation(
@@ -305,3 +312,52 @@ async def test_lambda_entry_point_reuses_one_client_across_invocations(
     assert first == second == {"batchItemFailures": []}
     andrews = await inbox(client, andrew)
     assert (andrews[group]["message"], andrews[group]["unread_count"]) == ("second reply", 2)
+
+
+@contextmanager
+def unreachable_redis(kind: str) -> Iterator[str]:
+    """A ``redis://`` URL nothing answers at: a closed port (refused at once), or a listener
+    that never accepts (the connection opens, then every call waits out its timeout)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        if kind == "silent":
+            sock.listen(64)
+        else:
+            sock.close()
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.mark.parametrize("kind", ["closed", "silent"])
+async def test_an_unreachable_bus_costs_a_batch_one_failed_publish_not_one_per_conversation(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    stream: StreamReader,
+    conversations: ConversationsRepository,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    andrew = await make_user()
+    others = [await make_user() for _ in range(CONVERSATIONS_IN_ONE_BATCH)]
+    groups = [await start_conversation(client, other, andrew, "hello") for other in others]
+    for other, group in zip(others, groups, strict=True):
+        await send(client, other, group, "are you there?")
+    records = await stream.new_records()
+
+    with unreachable_redis(kind) as url, caplog.at_level(logging.WARNING, "app.streams"):
+        publisher = RedisPublisher(url)
+        try:
+            # One publish's timeout, not one per conversation (which would take 24 s).
+            async with asyncio.timeout(CONVERSATIONS_IN_ONE_BATCH * REDIS_TIMEOUT_SECONDS / 2):
+                response = await handle_event(event_of(records), conversations, publisher=publisher)
+        finally:
+            await publisher.aclose()
+
+    assert response == {"batchItemFailures": []}
+    andrews = await inbox(client, andrew)
+    assert [(andrews[group]["message"], andrews[group]["unread_count"]) for group in groups] == [
+        ("are you there?", 2)
+    ] * len(groups)
+    failures = [r.getMessage() for r in caplog.records if "event publish" in r.getMessage()]
+    assert len(failures) == 2, failures  # the failure, then what it skipped
+    assert f"conversations={len(groups) - 1}" in failures[1]

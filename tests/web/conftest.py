@@ -90,6 +90,9 @@ def web_server(ddb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
         # The suite's shared embedded server can be slow on a busy machine: wait rather than
         # retry (a retried transaction that had gone through fails its own conditions).
         "CRUDDUR_DDB_READ_TIMEOUT": "30",
+        # A resume replays only what was sent after the id: an older message changed meanwhile
+        # shows only if the client reads it again (as it must, beyond the default overlap).
+        "CRUDDUR_EVENTS_REPLAY_OVERLAP_SECONDS": "0",
     }
     log = (state_dir / "server.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - our own entry point

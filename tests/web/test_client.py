@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -83,6 +84,36 @@ def test_two_people_message_each_other_live(
     b_page.goto("/messages")
     expect(conversation_row(b_page, "Ana Lima")).to_contain_text("Hello Ana!")
     expect(conversation_row(b_page, "Ana Lima").locator(".badge")).to_have_count(0)
+
+
+def test_an_edit_and_a_delete_change_the_open_conversation_live(
+    new_context: CreateContextCallback, web_server: WebServer, request: pytest.FixtureRequest
+) -> None:
+    """Ana fixes a typo and deletes a message sent to the wrong person while Ben has the
+    conversation open: both change in place, without a reload."""
+    ana, ben = web_server.create_users(["Ana Pires", "Ben Tal"])
+    api = web_server.api(ana)
+    request.addfinalizer(api.close)
+    typo = api.post("/api/messages", json={"message": "see you tomorow", "handle": ben})
+    group = typo.raise_for_status().json()["message_group_uuid"]
+    body = {"message": "meant for someone else", "message_group_uuid": group}
+    wrong = api.post("/api/messages", json=body).raise_for_status().json()
+
+    page = new_context().new_page()
+    with page.expect_response(re.compile(r"/api/events\?")):  # subscribed: events reach it
+        sign_in(page, ben)
+    page.goto(f"/messages/{group}")
+    expect(messages(page)).to_have_count(2)
+    page.evaluate("window.notReloaded = true")
+    edit = {"message": "see you tomorrow"}
+    api.patch(f"/api/messages/{group}/{typo.json()['uuid']}", json=edit).raise_for_status()
+    api.delete(f"/api/messages/{group}/{wrong['uuid']}").raise_for_status()
+
+    expect(messages(page).locator(".text")).to_have_text(["see you tomorrow", "message deleted"])
+    expect(messages(page).first).to_contain_text("edited")
+    expect(conversation_row(page, "Ana Pires")).to_contain_text("message deleted")
+    expect(page.get_by_role("main")).not_to_contain_text("someone else")
+    assert page.evaluate("window.notReloaded") is True
 
 
 def test_keyboard_only_with_text_shown_literally(
@@ -306,12 +337,15 @@ def test_a_dropped_stream_resumes_where_it_left_off(
     """The conversation's stream is the server's own bytes, relayed up to one live message and
     then cut. The browser's own reconnect reuses the spent ticket and is refused, so the client
     opens a new one with `since=` its last event id, and what was sent meanwhile arrives by
-    that resume: no reload, no refetch of the conversation or the list."""
+    that resume: no reload, no refetch of the list. A resume does not replay edits or deletes
+    of older messages, so the open conversation's newest page is read once again: the message
+    deleted meanwhile shows as deleted."""
     ana, ben = web_server.create_users(["Ana Ruiz", "Ben Ode"])
     api = web_server.api(ben)
     request.addfinalizer(api.close)
     first = api.post("/api/messages", json={"message": "one", "handle": ana})
     group = first.raise_for_status().json()["message_group_uuid"]
+    one = first.json()["uuid"]
 
     def send(text: str) -> None:
         body = {"message": text, "message_group_uuid": group}
@@ -338,6 +372,7 @@ def test_a_dropped_stream_resumes_where_it_left_off(
         relayed = opening + _relay_until(lines, "two")
     for text in ("three", "four"):
         send(text)
+    api.delete(f"/api/messages/{group}/{one}").raise_for_status()
     later: list[Request] = []
 
     def record(request: Request) -> None:
@@ -348,10 +383,11 @@ def test_a_dropped_stream_resumes_where_it_left_off(
 
     expect(messages(page)).to_have_count(4)
     expect(messages(page).last).to_contain_text("four")
+    expect(messages(page).first).to_contain_text("message deleted")
     assert "since=" in streams[-1].request.url
     assert page.evaluate("window.notReloaded") is True
     refetches = [r.url for r in later if r.method == "GET" and "/api/message" in r.url]
-    assert not refetches
+    assert [urlsplit(url).path for url in refetches] == [f"/api/messages/{group}"]
 
 
 def test_a_message_the_server_cannot_show_is_a_neutral_note(

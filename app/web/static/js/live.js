@@ -1,11 +1,13 @@
 // Live updates: the events stream when the server has it, otherwise polling ticks.
-// Emits `message`, `conversation`, `read` and `reset` (refetch everything) from the stream,
-// or `tick` every POLL_INTERVAL_MS when polling.
+// Emits the stream's events (`message`, `message_updated`, `message_deleted`, `conversation`,
+// `read`, and `reset`: refetch everything), `resumed` when a dropped stream is back (its replay
+// brings new messages, not edits or deletes made meanwhile: re-read what is shown), or `tick`
+// every POLL_INTERVAL_MS when polling.
 import { ApiError, request } from "./api.js";
 
 export const POLL_INTERVAL_MS = 3_000;
 const MAX_RECONNECT_DELAY_MS = 30_000;
-const STREAM_EVENTS = ["message", "conversation", "read", "reset"];
+const STREAM_EVENTS = ["message", "message_updated", "message_deleted", "conversation", "read", "reset"];
 
 export class Live extends EventTarget {
   mode = "starting";
@@ -45,6 +47,7 @@ export class Live extends EventTarget {
     const source = new EventSource(url);
     this.#source = source;
     const unresumable = this.mode === "lost" && !this.#lastEventId;
+    const resuming = this.mode === "lost" && Boolean(this.#lastEventId);
     this.mode = "stream";
     for (const name of STREAM_EVENTS) {
       source.addEventListener(name, (event) => {
@@ -56,6 +59,7 @@ export class Live extends EventTarget {
       this.#reconnectDelay = 1_000;
       // Lost before any event came: nothing to resume from, so catch up by refetching.
       if (unresumable) this.#emit("reset", {});
+      else if (resuming) this.#emit("resumed", {});
     });
     // While CONNECTING the browser reconnects by itself and resends Last-Event-ID; CLOSED means
     // it gave up (e.g. the ticket was spent), so start over with a new ticket.

@@ -9,6 +9,8 @@ import { composer } from "./composer.js";
 const PAGE_SIZE = 30;
 // By time (the server's microseconds and a pending message's milliseconds alike), then id.
 const order = (a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
+// The versions of one message, in the order they happen: as sent, each edit, then deleted.
+const version = (message) => (message.deleted ? "~" : message.edited_at ?? "");
 
 export class ConversationView {
   #messages = new Map(); // id (message uuid, or the idempotency key while pending) -> message
@@ -40,8 +42,11 @@ export class ConversationView {
     );
     this.title.id = "conversation-title";
     this.#on(live, "message", (detail) => detail.message_group_uuid === groupUuid && this.#received([detail]));
+    for (const name of ["message_updated", "message_deleted"]) {
+      this.#on(live, name, (detail) => detail.message_group_uuid === groupUuid && this.#changed(detail));
+    }
     this.#on(live, "tick", () => this.poll());
-    this.#on(live, "reset", () => this.load());
+    for (const name of ["reset", "resumed"]) this.#on(live, name, () => this.load());
   }
 
   #on(target, name, handler) {
@@ -94,13 +99,26 @@ export class ConversationView {
     }
   }
 
+  // An edit or a delete: the message takes its new version where it is shown. One older than
+  // every message loaded is left to "load older", which brings it as it now reads.
+  #changed(message) {
+    const sent = [...this.#messages.values()].filter((shown) => shown.status === "sent");
+    const oldest = Math.min(...sent.map((shown) => Date.parse(shown.created_at)));
+    if (!this.#messages.has(message.uuid) && this.#older && Date.parse(message.created_at) < oldest) return;
+    this.#received([message], { markRead: false });
+  }
+
   #received(messages, { stick = this.#nearBottom(), markRead = true } = {}) {
     let fromOthers = false;
     for (const message of messages) {
-      if (this.#messages.has(message.uuid)) continue;
-      this.#settlePending(message);
+      const known = this.#messages.get(message.uuid);
+      // Shown already: only a later version (edited, deleted) replaces it.
+      if (known && version(message) <= version(known)) continue;
+      if (!known) {
+        this.#settlePending(message);
+        fromOthers ||= message.handle !== this.me.handle;
+      }
       this.#messages.set(message.uuid, { ...message, id: message.uuid, status: "sent" });
-      fromOthers ||= message.handle !== this.me.handle;
       if (!this.list.items.has(this.groupUuid) && message.handle !== this.me.handle) {
         this.title.textContent = message.display_name;
         this.subtitle.textContent = `@${message.handle}`;
@@ -197,6 +215,7 @@ export class ConversationView {
         "span",
         { class: "meta" },
         message.status === "sent" ? timeElement(message.created_at, clockTime(message.created_at)) : h("span", { class: "note" }, message.note),
+        message.edited_at && !message.deleted ? h("span", { class: "note" }, "edited") : null,
         retry,
       ),
     );
