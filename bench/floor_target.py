@@ -22,15 +22,17 @@ from botocore.exceptions import ClientError
 
 from app.crypto.envelope import OVERHEAD_BYTES
 from app.ddb import open_client
-from app.domain import Message, SealedText, Text, User, pair_conversation_uuid
+from app.domain import Message, SealedText, Text, User, pair_conversation_uuid, preview_of
 from app.repositories import keys
 from app.repositories.conversations import new_row_item
-from app.repositories.messages import claim_attribute, message_item
+from app.repositories.messages import FIND_PAGE, claim_attribute, message_item
 from app.repositories.schema import TTL_ATTRIBUTE
-from app.repositories.sealing import stored_form
+from app.repositories.sealing import PREVIEW_ATTRIBUTE, TEXT_ATTRIBUTE, stored_form
 from app.repositories.table import serialize
 from app.settings import Settings
 from bench.patterns import (
+    DELETE_MESSAGE,
+    EDIT_MESSAGE,
     LIST_CONVERSATIONS,
     MESSAGE_HANDLE_EXISTING,
     MESSAGE_HANDLE_NEW,
@@ -101,6 +103,8 @@ class FloorTarget:
             MESSAGE_HANDLE_EXISTING: self._message_handle_existing,
             MESSAGE_HANDLE_NEW: self._message_handle_new,
             SEND_IDEMPOTENT: self._send_idempotent,
+            EDIT_MESSAGE: self._edit_message,
+            DELETE_MESSAGE: self._delete_message,
         }
 
     async def start(self, workers: int) -> None:
@@ -301,3 +305,83 @@ class FloorTarget:
             TransactItems=[self._put_op(stored), self._put_op(claim)]
         )
         await self._move_own_row(message)
+
+    async def _own_message(self, request: Descriptor) -> dict[str, Any]:
+        """Membership, then the message by uuid: Queries of ``FIND_PAGE``, newest first."""
+        sender, group = self._users[request["user"]], UUID(request["group"] or "")
+        if await self._membership(sender, group) is None:
+            raise FloorMismatch("not a member")
+        values = {":pk": {"S": keys.message_pk(group)}, ":uuid": {"S": request.get("message", "")}}
+        start: dict[str, Any] = {}
+        while True:
+            response = await self.client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                FilterExpression="message_uuid = :uuid",
+                ExpressionAttributeValues=values,
+                ScanIndexForward=False,
+                Limit=FIND_PAGE,
+                ConsistentRead=True,
+                **start,
+            )
+            if response["Items"]:
+                item = response["Items"][0]
+                break
+            if "LastEvaluatedKey" not in response:
+                raise FloorMismatch("no such message")
+            start = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
+        if item["sender_uuid"]["S"] != str(sender.uuid) or "deleted" in item:
+            raise FloorMismatch("not the sender's, or deleted: the service changes nothing")
+        return item
+
+    async def _change(
+        self, item: dict[str, Any], update: str, condition: str, names: dict[str, str], values: Any
+    ) -> None:
+        """The message's update; the idempotency record's copy would follow (none here)."""
+        response = await self.client.update_item(
+            TableName=self._table,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        if "claim_pk" in response["Attributes"]:
+            raise FloorMismatch("an idempotent send's record would be updated too")
+
+    async def _edit_message(self, request: Descriptor) -> None:
+        item = await self._own_message(request)
+        written = request["text"] or ""
+        text: Text = written
+        preview: Text = preview_of(written)
+        if self._sealed:
+            text, preview = _envelope_like(text), _envelope_like(preview)
+        await self._change(
+            item,
+            "SET #s0 = :v0, #s1 = :v1, #s2 = :v2",
+            "attribute_exists(pk) AND attribute_not_exists(deleted)",
+            {"#s0": TEXT_ATTRIBUTE, "#s1": PREVIEW_ATTRIBUTE, "#s2": "edited_at"},
+            serialize(
+                {
+                    ":v0": stored_form(text),
+                    ":v1": stored_form(preview),
+                    ":v2": keys.format_timestamp(datetime.now(UTC)),
+                }
+            ),
+        )
+
+    async def _delete_message(self, request: Descriptor) -> None:
+        item = await self._own_message(request)
+        await self._change(
+            item,
+            "SET #s0 = :v0, #s1 = :v1 REMOVE #r0, #r1",
+            "attribute_exists(pk)",
+            {
+                "#s0": "deleted",
+                "#s1": "deleted_at",
+                "#r0": TEXT_ATTRIBUTE,
+                "#r1": PREVIEW_ATTRIBUTE,
+            },
+            serialize({":v0": True, ":v1": keys.format_timestamp(datetime.now(UTC))}),
+        )

@@ -14,10 +14,22 @@ from typing import cast
 
 import httptools
 
-from bench.patterns import LIST_CONVERSATIONS, READ_PAGE, SEND_IDEMPOTENT, SEND_MESSAGE, Pattern
+from bench.patterns import (
+    DELETE_MESSAGE,
+    EDIT_MESSAGE,
+    LIST_CONVERSATIONS,
+    READ_PAGE,
+    SEND_IDEMPOTENT,
+    SEND_MESSAGE,
+    Pattern,
+)
 from bench.workload import Descriptor
 
 OK_STATUS = 200  # the SPA treats only 200 as success
+
+
+def _message_path(descriptor: Descriptor) -> str:
+    return f"/api/messages/{descriptor['group']}/{descriptor.get('message')}"
 
 
 def encode_request(
@@ -29,22 +41,29 @@ def encode_request(
     idempotency_key: str | None = None,
 ) -> bytes:
     headers = [f"Host: {host}", f"Authorization: Bearer {token}", "Accept: application/json"]
+    payload: dict[str, str | None] | None = None
     if pattern is LIST_CONVERSATIONS:
-        head, body = "GET /api/message_groups HTTP/1.1", b""
+        head = "GET /api/message_groups"
     elif pattern is READ_PAGE:
-        head, body = f"GET /api/messages/{descriptor['group']} HTTP/1.1", b""
+        head = f"GET /api/messages/{descriptor['group']}"
+    elif pattern is EDIT_MESSAGE:
+        head, payload = f"PATCH {_message_path(descriptor)}", {"message": descriptor["text"]}
+    elif pattern is DELETE_MESSAGE:
+        head = f"DELETE {_message_path(descriptor)}"
     else:
         target = (
             {"message_group_uuid": descriptor["group"]}
             if pattern in (SEND_MESSAGE, SEND_IDEMPOTENT)
             else {"handle": descriptor["handle"]}
         )
-        body = json.dumps({"message": descriptor["text"], **target}).encode()
-        head = "POST /api/messages HTTP/1.1"
+        head, payload = "POST /api/messages", {"message": descriptor["text"], **target}
+    body = b""
+    if payload is not None:
+        body = json.dumps(payload).encode()
         headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
     if idempotency_key is not None:
         headers.append(f"Idempotency-Key: {idempotency_key}")
-    return "\r\n".join([head, *headers, "", ""]).encode() + body
+    return "\r\n".join([f"{head} HTTP/1.1", *headers, "", ""]).encode() + body
 
 
 def encode_floor_request(pattern: Pattern, descriptor: Descriptor, *, host: str) -> bytes:

@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypedDict
 
@@ -20,6 +21,8 @@ import httpx
 
 from app.auth import LocalIssuer
 from app.ddb import open_client
+from app.domain import Message
+from app.repositories.messages import message_item
 from app.repositories.schema import create_table
 from app.settings import Settings
 from bench.backends import Backend, BackendName, backend
@@ -36,7 +39,14 @@ from bench.patterns import Pattern
 from bench.profiling import Profile, finish_recording, start_recording
 from bench.seeding import batch_write
 from bench.service import Service, running_service
-from bench.workload import Descriptor, descriptors, split, user_entries
+from bench.workload import (
+    Descriptor,
+    descriptors,
+    recent_targets,
+    run_size,
+    split,
+    user_entries,
+)
 
 TABLE_NAME = "cruddur-messages-bench"
 TOKEN_LIFETIME_SECONDS = 4 * 3600
@@ -83,6 +93,12 @@ async def _seed(endpoint: str, dataset: DataSet) -> int:
         client = await open_client(_settings(endpoint), stack)
         await create_table(client, TABLE_NAME)  # each phase starts a fresh backend
         return await batch_write(client, TABLE_NAME, dataset.items())
+
+
+async def _write_messages(endpoint: str, messages: list[Message]) -> None:
+    async with AsyncExitStack() as stack:
+        client = await open_client(_settings(endpoint), stack)
+        await batch_write(client, TABLE_NAME, (message_item(message) for message in messages))
 
 
 def _tokens(dataset: DataSet, state_dir: Path) -> list[str]:
@@ -144,6 +160,8 @@ class _Phase:
         self, pattern: Pattern, mode: Mode, level: int, requests: list[Descriptor]
     ) -> Measurement:
         tag = f"{pattern.name}-{mode}-{level}"
+        if pattern.recent_targets:
+            requests = self._send_targets(pattern, requests, tag)
         server = {"api": self.service, "http_floor": self.http_floor}.get(mode)
         spec = DriverSpec(
             mode=mode,
@@ -172,6 +190,22 @@ class _Phase:
             self.profiles.append(finish_recording(recorder, raw_path, pattern.name, level))
         return _with_rates(result, pattern, self.started.name, mode)
 
+    def _send_targets(
+        self, pattern: Pattern, template: list[Descriptor], tag: str
+    ) -> list[Descriptor]:
+        """The run's targets, stored now (outside the measured window) straight to the backend,
+        as the seeding is; its requests, which name them."""
+        seconds = self.options.warmup_seconds + self.options.duration_seconds
+        requests, messages = recent_targets(
+            template,
+            self.dataset,
+            count=run_size(pattern, template, seconds),
+            run=f"{time.time_ns()}-{tag}",
+            sent_at=datetime.now(UTC),
+        )
+        asyncio.run(_write_messages(self.started.endpoint, messages))
+        return requests
+
     def measure(
         self, pattern: Pattern, requests: list[Descriptor], levels: tuple[int, ...]
     ) -> list[Measurement]:
@@ -183,8 +217,10 @@ class _Phase:
         plan = [
             (level, mode) for _ in range(self.options.rounds) for level in levels for mode in MODES
         ]
-        # A fresh target is used up by one request: every run gets its own slice.
-        slices = split(requests, len(plan)) if pattern.fresh_targets else [requests] * len(plan)
+        # A fresh target is used up by one request: every run gets its own slice (or its own
+        # messages, written before it).
+        sliced = pattern.fresh_targets and not pattern.recent_targets
+        slices = split(requests, len(plan)) if sliced else [requests] * len(plan)
         runs: dict[tuple[int, Mode], list[Measurement]] = defaultdict(list)
         for (level, mode), mine in zip(plan, slices, strict=True):
             runs[level, mode].append(self.drive(pattern, mode, level, mine))

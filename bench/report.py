@@ -16,8 +16,8 @@ CAPACITY_TITLES = {
         f"summary_upkeep_burst_{per_batch}": f"E: upkeep per message, burst, {per_batch} per batch"
         for per_batch in PER_BATCH
     },
-    "edit_message": "edit a just-sent message (+ E)",
-    "delete_message": "delete a just-sent message (+ E)",
+    "edit_message_total": "edit a just-sent message (+ E)",
+    "delete_message_total": "delete a just-sent message (+ E)",
     "block_user": "block a user (both rows flagged)",
 }
 
@@ -33,7 +33,7 @@ def pattern_title(pattern: str) -> str:
     known = BY_NAME.get(pattern)
     if known is None:
         return CAPACITY_TITLES.get(pattern, pattern)
-    return f"{known.contract}: {known.title}"
+    return f"{known.contract}: {known.title}" if known.contract else known.title
 
 
 def _units(by_target: dict[str, float]) -> str:
@@ -133,6 +133,8 @@ def _targets_section(doc: dict[str, Any]) -> list[str]:
 
 
 def _capacity_section(doc: dict[str, Any]) -> list[str]:
+    if not doc["capacity"]:
+        return []  # only patterns without capacity rows (edits, deletes) were run
     rows = [
         (
             pattern_title(f["pattern"]),

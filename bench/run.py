@@ -1,11 +1,12 @@
 """``python -m bench.run [--quick] [options]``: the whole benchmark in one command.
 
-1. The non-transactional patterns (list, read page, send, message an existing handle) run on
-   dynalite with the full data set; the transactional ones (message a new handle, send with an
-   Idempotency-Key) on moto with a small one, since dynalite has no TransactWriteItems.
+1. The non-transactional patterns (list, read page, send, message an existing handle, edit,
+   delete) run on dynalite with the full data set; the transactional ones (message a new
+   handle, send with an Idempotency-Key) on moto with a small one, since dynalite has no
+   TransactWriteItems.
 2. Each phase seeds its backend, starts the service (uvicorn subprocess) and, for every pattern
    and concurrency level, measures the API and then its raw-aioboto3 floor in load-generator
-   processes of their own.
+   processes of their own (edits and deletes: each run's target messages written just before).
 3. Capacity units per request are computed from the items (ours and the journal's reference
    design) and, on dynalite, read back from ConsumedCapacity.
 4. Results: ``run-<id>.json`` (one per run), ``latest.md`` and ``latest.png`` in ``--out``.

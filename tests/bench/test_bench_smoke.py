@@ -1,7 +1,8 @@
 """A tiny end-to-end run of the benchmark harness: it runs, and its results are well-formed.
 
-Quick mode, one concurrency level, one pattern per kind of path: a read and a send on the main
-backend (dynalite when node/npm exist, else moto) and the transactional path on moto. No
+Quick mode, one concurrency level, one pattern per kind of path: a read, a send, an edit and a
+delete (of messages written before each run) on the main backend (dynalite when node/npm
+exist, else moto) and the transactional path on moto. No
 timing is asserted: only that every figure exists, is a number and is not negative.
 """
 
@@ -18,7 +19,9 @@ import pytest
 from bench.backends import node_tools_present
 from bench.processes import REPO_ROOT
 
-PATTERNS = ("list_conversations", "send_message", "message_handle_new")
+PRICED = ("list_conversations", "send_message", "message_handle_new")
+PATTERNS = (*PRICED, "edit_message", "delete_message")
+"""Edits and deletes have no capacity rows of their own (the ``_total`` rows price them)."""
 LEVEL = 2
 MEASUREMENT_KEYS = {
     "pattern", "backend", "mode", "concurrency", "requests", "errors", "error_kinds",
@@ -77,7 +80,7 @@ def test_a_quick_run_writes_well_formed_json_markdown_and_plot(tmp_path: Path) -
         api = measured[ratio["pattern"], "api"]
         assert sum(ratio["cpu_ms"].values()) == pytest.approx(api["cpu_per_1k_requests"]["service"])
     designs = {(f["pattern"], f["design"]) for f in doc["capacity"]}
-    for pattern in PATTERNS:
+    for pattern in PRICED:
         assert {(pattern, "ours"), (pattern, "reference")} <= designs
     assert all(_non_negative_numbers(f["read"]) and _non_negative_numbers(f["write"])
                for f in doc["capacity"])  # fmt: skip

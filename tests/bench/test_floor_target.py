@@ -78,6 +78,16 @@ def entry(user: SignedIn) -> UserEntry:
     }
 
 
+async def _sent(client: httpx.AsyncClient, sender: SignedIn, group: str) -> str:
+    answer = await client.post(
+        "/api/messages",
+        json={"message": "sent to be changed", "message_group_uuid": group},
+        headers=sender.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["uuid"])
+
+
 @pytest.mark.parametrize(
     "pattern",
     [
@@ -100,6 +110,10 @@ async def test_the_floor_makes_the_calls_the_service_makes(
     group = await start_conversation(client, andrew, bayko)
     target = "carol" if pattern is MESSAGE_HANDLE_NEW else "bayko"
     descriptor: Descriptor = {"user": 0, "group": group, "handle": target, "text": "hi"}
+    # Edits and deletes change a message Andrew just sent: one for each side.
+    own = [await _sent(client, andrew, group) for _ in range(2)] if pattern.recent_targets else []
+    if own:
+        descriptor["message"] = own[0]
     token = andrew.headers["Authorization"].removeprefix("Bearer ")
     raw = encode_request(
         pattern,
@@ -116,6 +130,8 @@ async def test_the_floor_makes_the_calls_the_service_makes(
     assert response.status_code == 200, response.text
     if pattern is MESSAGE_HANDLE_NEW:
         descriptor = {**descriptor, "handle": "dave"}
+    if own:
+        descriptor = {**descriptor, "message": own[1]}
     floor = FloorTarget(
         str(settings.ddb_endpoint_url),
         table.name,
