@@ -29,6 +29,18 @@ HOT_PATHS = {
 }
 """Stacks containing any of these frame fragments, as a share of all samples (inclusive)."""
 
+DYNAMODB_CLIENT = "DynamoDB client (aiobotocore, botocore, aiohttp)"
+LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("HTTP server (uvicorn, httptools)", frozenset({"uvicorn", "httptools"})),
+    ("framework (FastAPI, Starlette, Pydantic)", frozenset({"fastapi", "starlette", "pydantic"})),
+    ("app (ours)", frozenset({"app (ours)"})),
+    ("event loop (uvloop, asyncio)", frozenset({"asyncio", "uvloop"})),
+)
+"""Where a sample's CPU went, by its innermost frame's package; a sample with any DynamoDB
+client frame on its stack is the client's, whatever its innermost frame (JSON parsing, hmac)."""
+_CLIENT_PACKAGES = frozenset({"aiobotocore", "botocore", "aiohttp", "yarl", "multidict"})
+OTHER_LAYER = "other (standard library: uuid, json, logging...)"
+
 
 class Profile(TypedDict):
     pattern: str
@@ -39,6 +51,8 @@ class Profile(TypedDict):
     top_self: list[tuple[str, float]]
     top_inclusive: list[tuple[str, float]]
     hot_paths: dict[str, float]
+    layers: dict[str, float]
+    """Share of samples per layer (``layer_of``), in the order of ``LAYERS``, client first."""
     raw_path: str
 
 
@@ -68,11 +82,19 @@ def _package(frame: str) -> str:
     return "app (ours)" if top == "app" else top
 
 
+def layer_of(frames: list[str]) -> str:
+    if any(_package(frame) in _CLIENT_PACKAGES for frame in frames):
+        return DYNAMODB_CLIENT
+    innermost = _package(frames[-1])
+    return next((name for name, packages in LAYERS if innermost in packages), OTHER_LAYER)
+
+
 def summarize(raw: str, pattern: str, concurrency: int, raw_path: Path) -> Profile:
     self_counts: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
     hot: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -83,6 +105,7 @@ def summarize(raw: str, pattern: str, concurrency: int, raw_path: Path) -> Profi
         total += count
         self_counts[frames[-1]] += count
         packages[_package(frames[-1])] += count
+        layers[layer_of(frames)] += count
         for frame in set(frames):
             inclusive[frame] += count
         for name, fragments in HOT_PATHS.items():
@@ -100,6 +123,12 @@ def summarize(raw: str, pattern: str, concurrency: int, raw_path: Path) -> Profi
         top_self=shares(self_counts, TOP_FUNCTIONS) if total else [],
         top_inclusive=shares(inclusive, TOP_FUNCTIONS) if total else [],
         hot_paths={name: hot[name] / total for name in HOT_PATHS} if total else {},
+        layers={
+            name: layers[name] / total
+            for name in (DYNAMODB_CLIENT, *(name for name, _ in LAYERS), OTHER_LAYER)
+        }
+        if total
+        else {},
         raw_path=str(raw_path),
     )
 

@@ -159,15 +159,32 @@ def _capacity_section(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-def _profile_section(profile: dict[str, Any]) -> list[str]:
+def _profile_section(profile: dict[str, Any], doc: dict[str, Any]) -> list[str]:
     packages = sorted(profile["by_package_self"].items(), key=lambda item: -item[1])[:12]
     functions = profile["top_self"][:12]
+    [measured] = [
+        m
+        for m in doc["measurements"]
+        if m["mode"] == "api"
+        and m["pattern"] == profile["pattern"]
+        and m["concurrency"] == profile["concurrency"]
+    ]
+    cpu_us = measured["cpu_per_1k_requests"].get("service", 0.0) * 1000
+    layers = profile.get("layers", {})
     return [
         f"## Service profile: {pattern_title(profile['pattern'])}, "
         f"concurrency {profile['concurrency']}",
         "",
         f"py-spy, {profile['samples']} samples of the service process during the level's last "
-        "round. Hot paths (share of samples whose stack includes them):",
+        f"round, which spent {cpu_us:.0f} us of CPU a request. By layer (the innermost frame's "
+        "package; a stack with any DynamoDB client frame is the client's):",
+        "",
+        *markdown_table(
+            ("layer", "share", "us a request"),
+            ((name, f"{share:.1%}", f"{share * cpu_us:.0f}") for name, share in layers.items()),
+        ),
+        "",
+        "Hot paths (share of samples whose stack includes them):",
         "",
         *markdown_table(
             ("hot path", "share"), ((f"`{n}`", f"{s:.1%}") for n, s in profile["hot_paths"].items())
@@ -211,6 +228,6 @@ def markdown(doc: dict[str, Any]) -> str:
         *_throughput_section(doc),
         *_targets_section(doc),
         *_capacity_section(doc),
-        *[line for profile in doc["profiles"] for line in _profile_section(profile)],
+        *[line for profile in doc["profiles"] for line in _profile_section(profile, doc)],
     ]
     return "\n".join(lines)
