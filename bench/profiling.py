@@ -30,11 +30,13 @@ HOT_PATHS = {
 """Stacks containing any of these frame fragments, as a share of all samples (inclusive)."""
 
 DYNAMODB_CLIENT = "DynamoDB client (aiobotocore, botocore, aiohttp)"
+APP_LAYER = "app (ours)"
+EVENT_LOOP = "event loop (uvloop, asyncio)"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("HTTP server (uvicorn, httptools)", frozenset({"uvicorn", "httptools"})),
     ("framework (FastAPI, Starlette, Pydantic)", frozenset({"fastapi", "starlette", "pydantic"})),
-    ("app (ours)", frozenset({"app (ours)"})),
-    ("event loop (uvloop, asyncio)", frozenset({"asyncio", "uvloop"})),
+    (APP_LAYER, frozenset({"app (ours)"})),
+    (EVENT_LOOP, frozenset({"asyncio", "uvloop"})),
 )
 """Where a sample's CPU went, by its innermost frame's package; a sample with any DynamoDB
 client frame on its stack is the client's, whatever its innermost frame (JSON parsing, hmac)."""

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bench.patterns import BY_NAME
+from bench.profiling import APP_LAYER, DYNAMODB_CLIENT, EVENT_LOOP
+from bench.results import FLOOR_SHARE_TARGET
 from bench.summary_upkeep import PER_BATCH
 
 CAPACITY_TITLES = {
@@ -159,6 +161,41 @@ def _capacity_section(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _profile_budget(profile: dict[str, Any], doc: dict[str, Any], cpu_us: float) -> list[str]:
+    """What 0.7 of the floor leaves for everything but the DynamoDB client, what of it the
+    code we do not write takes (framework, server, loop, stdlib), and what that leaves ours."""
+    floors = [
+        m
+        for m in doc["measurements"]
+        if m["mode"] == "floor"
+        and m["pattern"] == profile["pattern"]
+        and m["concurrency"] == profile["concurrency"]
+    ]
+    layers = profile.get("layers", {})
+    if not floors or not layers:
+        return []
+    floor_us = floors[0]["cpu_per_1k_requests"].get("driver", 0.0) * 1000
+    # The floor has a client and an event loop too: both count as the calls' side here, so
+    # the loop's share of HTTP is not held against the framework.
+    calls_us = cpu_us * sum(layers.get(name, 0.0) for name in (DYNAMODB_CLIENT, EVENT_LOOP))
+    budget_us = floor_us / FLOOR_SHARE_TARGET - calls_us
+    ours_us = layers.get(APP_LAYER, 0.0) * cpu_us
+    theirs_us = cpu_us - calls_us - ours_us
+    left_us = budget_us - theirs_us
+    return [
+        f"At {FLOOR_SHARE_TARGET} of the floor (the calls alone: {floor_us:.0f} us of CPU a "
+        f"request), everything but the DynamoDB client and the event loop may take "
+        f"{budget_us:.0f} us a request. The code we do not write (FastAPI, Starlette, "
+        f"Pydantic, uvicorn, the standard library) takes {theirs_us:.0f} us of it, "
+        + (
+            f"which leaves our code {left_us:.0f} us; it takes {ours_us:.0f} us."
+            if left_us > 0
+            else f"more than all of it: not even without our code ({ours_us:.0f} us)."
+        ),
+        "",
+    ]
+
+
 def _profile_section(profile: dict[str, Any], doc: dict[str, Any]) -> list[str]:
     packages = sorted(profile["by_package_self"].items(), key=lambda item: -item[1])[:12]
     functions = profile["top_self"][:12]
@@ -175,6 +212,7 @@ def _profile_section(profile: dict[str, Any], doc: dict[str, Any]) -> list[str]:
         f"## Service profile: {pattern_title(profile['pattern'])}, "
         f"concurrency {profile['concurrency']}",
         "",
+        *_profile_budget(profile, doc, cpu_us),
         f"py-spy, {profile['samples']} samples of the service process during the level's last "
         f"round, which spent {cpu_us:.0f} us of CPU a request. By layer (the innermost frame's "
         "package; a stack with any DynamoDB client frame is the client's):",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from bench.profiling import DYNAMODB_CLIENT, OTHER_LAYER, layer_of, summarize
+from bench.processes import REPO_ROOT
+from bench.profiling import DYNAMODB_CLIENT, EVENT_LOOP, OTHER_LAYER, layer_of, summarize
+from bench.report import markdown
 
 ROUTE = "list_conversations (app/routers/message_groups.py:82)"
 QUERY = "ConversationsRepository.list_recent (app/repositories/conversations.py:164)"
@@ -46,3 +49,30 @@ def test_layer_shares_add_up_to_every_sample(tmp_path: Path) -> None:
     assert profile["layers"][DYNAMODB_CLIENT] == 0.6
     assert profile["layers"]["app (ours)"] == 0.3
     assert sum(profile["layers"].values()) == pytest.approx(1.0)
+
+
+def test_the_report_says_what_the_target_leaves_our_code() -> None:
+    """From a committed profile run: each profile states the budget the 0.7 target leaves."""
+    [run] = (REPO_ROOT / "bench" / "results" / "profile-20261130-layers").glob("run-*.json")
+    doc = json.loads(run.read_text())
+    report = markdown(doc)
+    assert report.count("At 0.7 of the floor") == len(doc["profiles"]) > 0
+    [listing] = [p for p in doc["profiles"] if p["pattern"] == "list_conversations"][:1]
+    [api] = [
+        m
+        for m in doc["measurements"]
+        if m["mode"] == "api"
+        and m["pattern"] == "list_conversations"
+        and m["concurrency"] == listing["concurrency"]
+    ]
+    [floor] = [
+        m
+        for m in doc["measurements"]
+        if m["mode"] == "floor"
+        and m["pattern"] == "list_conversations"
+        and m["concurrency"] == listing["concurrency"]
+    ]
+    cpu_us = api["cpu_per_1k_requests"]["service"] * 1000
+    calls_us = cpu_us * (listing["layers"][DYNAMODB_CLIENT] + listing["layers"][EVENT_LOOP])
+    budget_us = floor["cpu_per_1k_requests"]["driver"] * 1000 / 0.7 - calls_us
+    assert f"may take {budget_us:.0f} us a request" in report
