@@ -14,29 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.patterns import (
-    LIST_CONVERSATIONS,
-    MESSAGE_HANDLE_EXISTING,
-    MESSAGE_HANDLE_NEW,
-    READ_PAGE,
-    SEND_IDEMPOTENT,
-    SEND_MESSAGE,
-)
+from bench.patterns import PATTERNS, SEND_MESSAGE
 from bench.processes import REPO_ROOT
 from bench.workload import HOT_SHARE
 
 RESULTS = REPO_ROOT / "bench" / "results"
 TEMPLATE = REPO_ROOT / "deploy" / "template.yaml"
-NEEDED = (
-    LIST_CONVERSATIONS,
-    READ_PAGE,
-    SEND_MESSAGE,
-    MESSAGE_HANDLE_EXISTING,
-    MESSAGE_HANDLE_NEW,
-    SEND_IDEMPOTENT,
-)
-"""The patterns a run must have measured; the model's mix has no edits or deletes (a run's
-figures for them are kept, not needed)."""
+NEEDED = tuple(pattern for pattern in PATTERNS if pattern.contract)
+"""The patterns a run must have measured: the contract's (A-D). The model's mix has no edits
+or deletes; a run's figures for them are kept, not needed."""
 
 
 def latest_run() -> Path:
