@@ -31,7 +31,7 @@ from app.repositories.messages import MessagesRepository
 from app.repositories.table import Table
 from app.repositories.users import UsersRepository
 from app.services.cursors import CursorCodec
-from app.services.messaging import MessagingService
+from app.services.messaging import MessagingService, background_reads_done
 from app.services.moderation import ModerationService
 from app.settings import Settings
 
@@ -132,6 +132,8 @@ async def open_state(
     that worker."""
     async with AsyncExitStack() as stack:
         ddb = await open_client(settings, stack)
+        # Closed after the page reads answered early (strangers') have finished with it.
+        stack.push_async_callback(background_reads_done)
         local_issuer = None
         key_source: KeySource
         if settings.is_local:

@@ -55,6 +55,13 @@ def _discard_when_done(task: asyncio.Task[Any]) -> None:
     task.add_done_callback(_forget)
 
 
+async def background_reads_done() -> None:
+    """Wait for the page reads still running for callers already answered (a stranger's
+    Query, retried by the SDK): before the client they use closes, and between tests."""
+    if _discarded:
+        await asyncio.wait(set(_discarded))
+
+
 def _forget(task: asyncio.Task[Any]) -> None:
     _discarded.discard(task)
     if not task.cancelled():

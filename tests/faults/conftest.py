@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 import pytest_asyncio
 
+from app.services.messaging import background_reads_done
 from tests.conftest import RunningApp
 from tests.faults.injector import FaultInjector
 
@@ -46,6 +47,9 @@ async def faults(running_app: RunningApp) -> AsyncIterator[FaultInjector]:
     try:
         yield injector
     finally:
+        # A stranger's page Query outlives their 404 (with its retries): its attempts belong
+        # to this test's faults, not to the next test's.
+        await background_reads_done()
         await injector.close()
         TALLY.add(injector)
 
